@@ -1,0 +1,83 @@
+import type { CreateTableCommandInput } from "@aws-sdk/client-dynamodb";
+import { createHash } from "node:crypto";
+import { DUE_INDEX_NAME } from "../settings";
+
+/**
+ * The DynamoDB window table, defined once. The local pipeline creates the table with
+ * `windowTableDefinition(name)`; the analytics stack maps the same definition onto
+ * `aws_dynamodb_table` (attributes, hash key, the `by-due-time` GSI, on-demand billing).
+ *
+ * One item per open window key `<user_id>|<device_id>|<bucket>`; see docs/ARCHITECTURE.md
+ * ("Window state in DynamoDB") for the protocol that reads and writes it.
+ */
+
+/** Item attribute names. Only the first three are key attributes (declared in the table). */
+export const WINDOW_ATTR = {
+  /** Partition key (S): `<user_id>|<device_id>|<bucket>`. */
+  pk: "pk",
+  /** GSI partition key (S): `"0".."N-1"`, a stable hash of pk (see `sweepPartitionOf`). */
+  sweepPartition: "sweep_partition",
+  /** GSI sort key (N): epoch ms at which the open window closes (opened_at + W). */
+  closesAt: "closes_at",
+  /** (N) optimistic-concurrency version; every write is conditional on it. */
+  version: "version",
+  /** (BOOL) the sweeper claimed the window: it is closed whatever the next arrival. */
+  frozen: "frozen",
+  /** (S) the last Kinesis shard / sequence number applied to this key (retried-batch dedupe). */
+  shardId: "shard_id",
+  sequenceNumber: "sequence_number",
+  /** Window contents (see WindowState in functions/core/stagger.ts). */
+  userId: "user_id",
+  deviceId: "device_id",
+  bucket: "bucket",
+  openedAt: "opened_at",
+  events: "events",
+  firstEvent: "first_event",
+  lastEvent: "last_event",
+  minTs: "min_ts",
+  maxTs: "max_ts",
+} as const;
+
+/** The key attributes with their DynamoDB types (S = string, N = number). */
+export const WINDOW_KEY_ATTRIBUTES = [
+  { name: WINDOW_ATTR.pk, type: "S" },
+  { name: WINDOW_ATTR.sweepPartition, type: "S" },
+  { name: WINDOW_ATTR.closesAt, type: "N" },
+] as const;
+
+export const WINDOW_TABLE_HASH_KEY = WINDOW_ATTR.pk;
+
+export const WINDOW_DUE_INDEX = {
+  name: DUE_INDEX_NAME,
+  hashKey: WINDOW_ATTR.sweepPartition,
+  rangeKey: WINDOW_ATTR.closesAt,
+  projectionType: "ALL",
+} as const;
+
+export const WINDOW_TABLE_BILLING_MODE = "PAY_PER_REQUEST" as const;
+
+/** The CreateTable request for the window table (on-demand, one GSI). */
+export function windowTableDefinition(tableName: string): CreateTableCommandInput {
+  return {
+    TableName: tableName,
+    BillingMode: WINDOW_TABLE_BILLING_MODE,
+    AttributeDefinitions: WINDOW_KEY_ATTRIBUTES.map((a) => ({ AttributeName: a.name, AttributeType: a.type })),
+    KeySchema: [{ AttributeName: WINDOW_TABLE_HASH_KEY, KeyType: "HASH" }],
+    GlobalSecondaryIndexes: [
+      {
+        IndexName: WINDOW_DUE_INDEX.name,
+        KeySchema: [
+          { AttributeName: WINDOW_DUE_INDEX.hashKey, KeyType: "HASH" },
+          { AttributeName: WINDOW_DUE_INDEX.rangeKey, KeyType: "RANGE" },
+        ],
+        Projection: { ProjectionType: WINDOW_DUE_INDEX.projectionType },
+      },
+    ],
+  };
+}
+
+/** The sweep partition of a window key: a stable hash of the key, `"0"`..`String(partitions - 1)`. */
+export function sweepPartitionOf(key: string, partitions: number): string {
+  const h = createHash("md5").update(key).digest();
+  return String(h.readUInt32BE(0) % partitions);
+}
