@@ -23,9 +23,10 @@ export const WINDOW_ATTR = {
   version: "version",
   /** (BOOL) the sweeper claimed the window: it is closed whatever the next arrival. */
   frozen: "frozen",
-  /** (S) the last Kinesis shard / sequence number applied to this key (retried-batch dedupe). */
-  shardId: "shard_id",
-  sequenceNumber: "sequence_number",
+  /** (M) Kinesis shard id -> last sequence number applied to this key (retried-batch dedupe). */
+  positions: "positions",
+  /** (N, epoch seconds) set on tombstones only: the table's TTL attribute. */
+  expiresAt: "expires_at",
   /** Window contents (see WindowState in functions/core/stagger.ts). */
   userId: "user_id",
   deviceId: "device_id",
@@ -53,6 +54,16 @@ export const WINDOW_DUE_INDEX = {
   rangeKey: WINDOW_ATTR.closesAt,
   projectionType: "ALL",
 } as const;
+
+/**
+ * The TTL attribute. Enable TTL on it (aws_dynamodb_table `ttl { attribute_name, enabled }`):
+ * only tombstones carry it, so DynamoDB removes a key's dedupe positions a day after its
+ * last window was emitted. Open windows never expire.
+ */
+export const WINDOW_TTL_ATTRIBUTE = WINDOW_ATTR.expiresAt;
+
+/** How long a tombstone keeps a key's positions (longer than Lambda retries a Kinesis batch). */
+export const TOMBSTONE_TTL_SECONDS = 24 * 3600;
 
 export const WINDOW_TABLE_BILLING_MODE = "PAY_PER_REQUEST" as const;
 

@@ -27,6 +27,8 @@ export function parseClientTimestamp(value: unknown): number | string {
   const [year, month, day, hour, minute] = [m[1], m[2], m[3], m[4], m[5]].map(Number);
   const second = m[6] === undefined ? 0 : Number(m[6]);
   const millis = m[7] === undefined ? 0 : Number(m[7].padEnd(3, "0").slice(0, 3));
+  // Date.UTC maps years 0-99 to 1900-1999, so check the year before building the instant.
+  if (year < 1970) return `before 1970: ${JSON.stringify(value)}`;
   if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 23 || minute > 59 || second > 59) {
     return `no such date or time: ${JSON.stringify(value)}`;
   }

@@ -1,0 +1,94 @@
+import type { RejectReason } from "../core/event";
+import type { SessionRow } from "../core/row";
+import type { WindowState } from "../core/stagger";
+
+/**
+ * The small interfaces the sessionizer and the sweeper talk to. The Lambda handlers plug in
+ * DynamoDB, Firehose and Powertools Metrics; tests and benchmarks plug in memory or emulators.
+ */
+
+/** Kinesis shard id -> the highest sequence number of that shard already applied to a key. */
+export type Positions = Readonly<Record<string, string>>;
+
+/** What the store holds for one window key (an absent item is `exists: false, version: 0`). */
+export interface WindowRecord {
+  readonly key: string;
+  readonly exists: boolean;
+  /** Optimistic-concurrency version; every write is conditional on it. */
+  readonly version: number;
+  /** The window was closed by the sweeper's claim or by a sessionizer about to emit it. */
+  readonly frozen: boolean;
+  readonly positions: Positions;
+  /** The key's open (or frozen) window; absent in a tombstone. */
+  readonly window?: WindowState;
+}
+
+export interface WindowStore {
+  /** Strongly consistent reads of many keys; every asked key is in the answer. */
+  getMany(keys: readonly string[]): Promise<Map<string, WindowRecord>>;
+  /**
+   * Writes `window` as the key's frozen window (version + 1), if the key is still at
+   * `expected.version`. Returns the new record, or undefined when another writer got there first.
+   */
+  freeze(expected: WindowRecord, window: WindowState, positions: Positions): Promise<WindowRecord | undefined>;
+  /** Writes the key's open window (version + 1) if the key is still at `expected`; false on a conflict. */
+  save(expected: WindowRecord, window: WindowState, positions: Positions): Promise<boolean>;
+  /**
+   * Replaces an emitted frozen window by a tombstone (no window, the positions kept for dedupe,
+   * expiring by TTL) if the key is still at `expected.version`; false on a conflict.
+   */
+  retire(expected: WindowRecord, nowMs: number): Promise<boolean>;
+  /** Windows of one sweep partition whose close time is at or before `dueMs` (at most `limit`). */
+  queryDue(partition: string, dueMs: number, limit: number): Promise<WindowRecord[]>;
+}
+
+export interface RowSink {
+  /** Delivers every row or throws (after bounded retries). */
+  send(rows: readonly SessionRow[]): Promise<void>;
+}
+
+/** A record that failed parsing, as written to the `rejected` delivery stream. */
+export interface RejectedRecord {
+  readonly reason: RejectReason;
+  readonly field?: string;
+  readonly detail: string;
+  /** The payload as UTF-8 text, or base64 when it is not valid UTF-8 (then data_encoding is "base64"). */
+  readonly data: string;
+  readonly data_encoding?: "base64";
+  /** Set when the payload was cut to fit a Firehose record. */
+  readonly data_truncated?: true;
+  readonly partition_key: string;
+  readonly shard_id: string;
+  readonly sequence_number: string;
+  /** Kinesis arrival time, ISO-8601. */
+  readonly arrival: string;
+}
+
+export interface RejectedSink {
+  send(records: readonly RejectedRecord[]): Promise<void>;
+}
+
+export interface MetricsPort {
+  /** session_duration (Seconds) and session_events (Count), one value each per row. */
+  rows(rows: readonly SessionRow[]): void;
+  /** rejected_records (Count) with the dimension `reason`. */
+  rejected(counts: ReadonlyMap<RejectReason, number>): void;
+  /** Writes what was recorded (EMF goes to stdout). */
+  flush(): void;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** Compares Kinesis sequence numbers (decimal strings of up to 128 digits). */
+export function compareSequence(a: string, b: string): number {
+  if (/^\d+$/.test(a) && /^\d+$/.test(b)) {
+    const x = a.replace(/^0+(?=\d)/, "");
+    const y = b.replace(/^0+(?=\d)/, "");
+    if (x.length !== y.length) return x.length < y.length ? -1 : 1;
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
+}
