@@ -1,0 +1,112 @@
+import type { SessionRow } from "../core/row";
+import { windowRow } from "../core/stagger";
+import { mapLimit } from "../adapters/concurrency";
+import type { MetricsPort, RowSink, WindowRecord, WindowStore } from "../adapters/ports";
+
+/**
+ * The sweeper's work for one tick: per sweep partition, query the due-time index for windows
+ * closed at least `graceSeconds` ago; claim each (a conditional freeze on its version), emit
+ * the claimed rows, then replace each by a tombstone conditionally on the claimed version.
+ * A claim that loses to a sessionizer write is skipped: that window was extended or closed there.
+ */
+export interface SweepDeps {
+  readonly store: WindowStore;
+  readonly rows: RowSink;
+  readonly metrics: MetricsPort;
+  readonly sweepPartitions: number;
+  readonly graceSeconds: number;
+  /** Most windows handled in one tick (the rest wait for the next tick). */
+  readonly maxWindows?: number;
+  readonly concurrency?: number;
+  readonly log?: (message: string, detail?: Record<string, unknown>) => void;
+}
+
+export interface SweepResult {
+  /** Windows emitted and retired. */
+  swept: number;
+  /** Due windows found in the index. */
+  due: number;
+  /** Claims lost to a concurrent sessionizer write (the window was not emitted here). */
+  claimsLost: number;
+  /** Emitted, but a sessionizer replaced the frozen window before the retire (it re-emitted it). */
+  superseded: number;
+  /** Claimed but not delivered or not retired: they stay frozen and the next tick emits them. */
+  failed: number;
+  /** The tick stopped at maxWindows; more are due. */
+  more: boolean;
+  /** The due cut-off used (epoch ms). */
+  dueBefore: number;
+}
+
+export class SweepDeliveryError extends Error {
+  constructor(
+    readonly result: SweepResult,
+    cause: unknown,
+  ) {
+    super(`sweeper could not deliver ${result.failed} due window(s); they stay frozen for the next tick: ${String((cause as Error)?.message ?? cause)}`, {
+      cause,
+    });
+    this.name = "SweepDeliveryError";
+  }
+}
+
+export async function sweep(deps: SweepDeps, nowMs: number): Promise<SweepResult> {
+  const maxWindows = deps.maxWindows ?? 20_000;
+  const concurrency = deps.concurrency ?? 32;
+  const log = deps.log ?? (() => undefined);
+  const dueBefore = nowMs - deps.graceSeconds * 1000;
+  const perPartition = Math.max(1, Math.ceil(maxWindows / deps.sweepPartitions));
+  const partitions = Array.from({ length: deps.sweepPartitions }, (_, i) => String(i));
+
+  const found = (await mapLimit(partitions, concurrency, (p) => deps.store.queryDue(p, dueBefore, perPartition))).flat();
+  const result: SweepResult = {
+    swept: 0,
+    due: found.length,
+    claimsLost: 0,
+    superseded: 0,
+    failed: 0,
+    more: found.length >= perPartition * partitions.length,
+    dueBefore,
+  };
+
+  // Claim: a frozen item (an earlier tick or call that stopped after its claim) is already ours.
+  const claimed: WindowRecord[] = [];
+  await mapLimit(found, concurrency, async (record) => {
+    if (record.window === undefined) return;
+    if (record.frozen) {
+      claimed.push(record);
+      return;
+    }
+    try {
+      const frozen = await deps.store.freeze(record, record.window, record.positions);
+      if (frozen) claimed.push(frozen);
+      else result.claimsLost += 1;
+    } catch (err) {
+      result.failed += 1;
+      log("sweeper claim failed", { key: record.key, error: String(err) });
+    }
+  });
+  if (claimed.length === 0) return result;
+
+  const rows: SessionRow[] = claimed.map((r) => windowRow(r.window!));
+  try {
+    await deps.rows.send(rows);
+  } catch (err) {
+    result.failed += claimed.length;
+    deps.metrics.flush();
+    throw new SweepDeliveryError(result, err);
+  }
+  deps.metrics.rows(rows);
+  deps.metrics.flush();
+
+  await mapLimit(claimed, concurrency, async (record) => {
+    try {
+      if (await deps.store.retire(record, nowMs)) result.swept += 1;
+      else result.superseded += 1;
+    } catch (err) {
+      result.failed += 1;
+      log("sweeper retire failed", { key: record.key, error: String(err) });
+    }
+  });
+  return result;
+}
