@@ -1,0 +1,21 @@
+import { loadConfig } from "./config/load";
+import { buildApp } from "./stacks/app";
+
+/**
+ * The CDKTF app. `npm run synth` (or `npx cdktf synth`) writes cdktf.out/stacks/<stack>/ for
+ * bootstrap, lake, ingest, analytics and catalog. The config is `config/<SESSIONIZATION_ENV or
+ * dev>.json`, or the file in SESSIONIZATION_CONFIG; a bad value stops here, naming the key.
+ */
+function main(): void {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit(1);
+  }
+  const { app } = buildApp(config, { outdir: process.env.CDKTF_OUTDIR });
+  app.synth();
+}
+
+main();
