@@ -1,0 +1,284 @@
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
+import { EMULATOR_CREDENTIALS, startDynalite, type RunningEmulator } from "../local/emulators";
+import { DynamoWindowStore } from "../functions/adapters/dynamodb-window-store";
+import { MemoryMetrics } from "../functions/adapters/metrics";
+import type { RejectedRecord, WindowRecord } from "../functions/adapters/ports";
+import { TOMBSTONE_TTL_SECONDS, windowTableDefinition } from "../functions/adapters/window-table";
+import type { SessionRow } from "../functions/core/row";
+import { openWindow, windowKey } from "../functions/core/stagger";
+import { processBatch, type BatchRecord, type SessionizerDeps } from "../functions/sessionizer/process-batch";
+import { sweep } from "../functions/sweeper/sweep";
+import { DUE_INDEX_NAME } from "../functions/settings";
+
+let dynalite: RunningEmulator;
+let client: DynamoDBClient;
+let tableNo = 0;
+
+beforeAll(async () => {
+  dynalite = await startDynalite();
+  client = new DynamoDBClient({ endpoint: dynalite.endpoint, region: "us-east-1", credentials: EMULATOR_CREDENTIALS, maxAttempts: 2 });
+});
+afterAll(async () => {
+  client.destroy();
+  await dynalite.stop();
+});
+
+async function newTable(partitions = 4): Promise<{ name: string; store: DynamoWindowStore }> {
+  const name = `windows-${++tableNo}`;
+  await client.send(new CreateTableCommand(windowTableDefinition(name)));
+  return { name, store: new DynamoWindowStore(client, { tableName: name, sweepPartitions: partitions }) };
+}
+
+const T0 = Date.UTC(2026, 11, 3, 10, 0, 0);
+const enc = (o: unknown) => new TextEncoder().encode(JSON.stringify(o));
+let seq = 1_000_000;
+
+function rec(user: number, arrivalMs: number, name = "beer_products", tsMs = arrivalMs - 500, shardId = "shardId-000000000000"): BatchRecord {
+  seq += 1;
+  return {
+    shardId,
+    sequenceNumber: `4959${String(seq).padStart(12, "0")}`,
+    partitionKey: String(user),
+    arrivalMs,
+    data: enc({ user_id: user, device_id: "mobile", client_event: name, client_timestamp: tsMs }),
+  };
+}
+
+class CollectingSink {
+  rows: SessionRow[] = [];
+  failNext = 0;
+  async send(rows: readonly SessionRow[]): Promise<void> {
+    if (this.failNext > 0) {
+      this.failNext -= 1;
+      throw new Error("Firehose is down");
+    }
+    this.rows.push(...rows);
+  }
+}
+
+function deps(store: DynamoWindowStore, sink: CollectingSink, extra: Partial<SessionizerDeps> = {}): SessionizerDeps {
+  const rejected: RejectedRecord[] = [];
+  return {
+    store,
+    rows: sink,
+    rejected: { send: async (r) => void rejected.push(...r) },
+    metrics: new MemoryMetrics(),
+    clock: { now: () => T0 },
+    windowSeconds: 60,
+    ...extra,
+  };
+}
+
+async function scan(table: string): Promise<Record<string, unknown>[]> {
+  const out = await client.send(new ScanCommand({ TableName: table, ConsistentRead: true }));
+  return (out.Items ?? []).map((i) => unmarshall(i));
+}
+
+/** Rows grouped by window_id; every copy of a window must be identical (at-least-once, same content). */
+function uniqueRows(rows: SessionRow[]): Map<string, SessionRow> {
+  const byId = new Map<string, SessionRow>();
+  for (const r of rows) {
+    const seen = byId.get(r.window_id);
+    if (seen) expect(r).toEqual(seen);
+    else byId.set(r.window_id, r);
+  }
+  return byId;
+}
+
+describe("window table definition", () => {
+  test("creates the table with the by-due-time GSI, on demand", async () => {
+    const { name } = await newTable();
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: name }));
+    expect(Table?.KeySchema).toEqual([{ AttributeName: "pk", KeyType: "HASH" }]);
+    expect(Table?.BillingModeSummary?.BillingMode).toBe("PAY_PER_REQUEST");
+    const gsi = Table?.GlobalSecondaryIndexes?.[0];
+    expect(gsi?.IndexName).toBe(DUE_INDEX_NAME);
+    expect(gsi?.KeySchema).toEqual([
+      { AttributeName: "sweep_partition", KeyType: "HASH" },
+      { AttributeName: "closes_at", KeyType: "RANGE" },
+    ]);
+    expect(gsi?.Projection?.ProjectionType).toBe("ALL");
+  });
+});
+
+describe("DynamoWindowStore", () => {
+  test("versions, conflicts, freeze, retire to a tombstone, due query", async () => {
+    const { name, store } = await newTable(1);
+    const ev = { user_id: 3, device_id: "tv", client_event: "a", client_timestamp_ms: T0 };
+    const key = windowKey(ev, 60);
+    const w = openWindow(key, ev, T0 + 1000, 60);
+
+    const absent = (await store.getMany([key.key, key.key])).get(key.key)!;
+    expect(absent).toEqual({ key: key.key, exists: false, version: 0, frozen: false, positions: {} });
+    expect(await store.save(absent, w, { s: "1" })).toBe(true);
+    expect(await store.save(absent, w, { s: "1" })).toBe(false); // attribute_not_exists lost
+
+    const v1 = (await store.getMany([key.key])).get(key.key)!;
+    expect(v1).toEqual({ key: key.key, exists: true, version: 1, frozen: false, positions: { s: "1" }, window: w });
+    expect(await store.queryDue("0", w.closes_at - 1, 10)).toEqual([]);
+    expect((await store.queryDue("0", w.closes_at, 10)).map((r) => r.key)).toEqual([key.key]);
+
+    const frozen = (await store.freeze(v1, w, v1.positions))!;
+    expect(frozen).toMatchObject({ version: 2, frozen: true });
+    expect(await store.freeze(v1, w, v1.positions)).toBeUndefined(); // stale version
+    expect(await store.retire(v1, T0)).toBe(false);
+    expect(await store.retire(frozen, T0)).toBe(true);
+
+    const [item] = await scan(name);
+    expect(item).toEqual({ pk: key.key, version: 3, positions: { s: "1" }, expires_at: Math.floor(T0 / 1000) + TOMBSTONE_TTL_SECONDS });
+    expect(await store.queryDue("0", Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
+    const tomb = (await store.getMany([key.key])).get(key.key)!;
+    expect(tomb).toEqual({ key: key.key, exists: true, version: 3, frozen: false, positions: { s: "1" } });
+  });
+
+  test("getMany reads more than 100 keys (BatchGetItem pages of 100)", async () => {
+    const { store } = await newTable();
+    const keys = Array.from({ length: 250 }, (_, i) => `${i}|mobile|0`);
+    const seed = await store.getMany(keys.slice(0, 130));
+    await Promise.all(
+      keys.slice(0, 130).map((k, i) => {
+        const ev = { user_id: i, device_id: "mobile", client_event: "a", client_timestamp_ms: 0 };
+        return store.save(seed.get(k)!, openWindow(windowKey(ev, 60), ev, T0, 60), {});
+      }),
+    );
+    const all = await store.getMany(keys);
+    expect(all.size).toBe(250);
+    expect([...all.values()].filter((r) => r.exists)).toHaveLength(130);
+  });
+});
+
+describe("sessionizer and sweeper on dynalite", () => {
+  test("concurrent merges of one key from many callers: no update lost", async () => {
+    const { store } = await newTable();
+    const sink = new CollectingSink();
+    const d = deps(store, sink, { maxRounds: 40 });
+    // 12 callers (as if 12 shards), 5 records each, all arriving inside the key's first minute.
+    const batches = Array.from({ length: 12 }, (_, s) =>
+      Array.from({ length: 5 }, (_, i) => rec(42, T0 + 1000 + s * 100 + i, `e${s}`, T0 + 2000, `shardId-${s}`)),
+    );
+    const outcomes = await Promise.all(batches.map((b) => processBatch(b, d)));
+    expect(outcomes.every((o) => o.unfinished.size === 0)).toBe(true);
+    expect(outcomes.reduce((n, o) => n + o.conflicts, 0)).toBeGreaterThan(0);
+    const [state] = [...(await store.getMany([`42|mobile|${T0 / 1000}`])).values()];
+    expect(state.window?.events).toBe(60);
+    expect(Object.keys(state.positions)).toHaveLength(12);
+    expect(sink.rows).toEqual([]);
+
+    const result = await sweep({ store, rows: sink, metrics: new MemoryMetrics(), sweepPartitions: 4, graceSeconds: 10 }, T0 + 200_000);
+    expect(result).toMatchObject({ swept: 1, due: 1, claimsLost: 0, failed: 0 });
+    expect(sink.rows.map((r) => r.events)).toEqual([60]);
+  });
+
+  test("a retried batch is not counted twice", async () => {
+    const { store } = await newTable();
+    const sink = new CollectingSink();
+    const d = deps(store, sink);
+    const batch = [rec(1, T0 + 1000), rec(1, T0 + 2000), rec(2, T0 + 3000)];
+    await processBatch(batch, d);
+    const again = await processBatch([...batch, rec(1, T0 + 4000)], d);
+    expect(again).toMatchObject({ duplicatesSkipped: 3, keys: 2, unfinished: new Map() });
+    const states = await store.getMany([`1|mobile|${T0 / 1000}`, `2|mobile|${T0 / 1000}`]);
+    expect([...states.values()].map((s) => s.window?.events)).toEqual([3, 1]);
+  });
+
+  test("a failed delivery reports the lowest unfinished sequence number; the retry delivers once", async () => {
+    const { store } = await newTable();
+    const sink = new CollectingSink();
+    const d = deps(store, sink);
+    const b0 = T0 / 1000;
+    // Users 1 and 2 open windows in bucket T0 (closing at T0 + 61 s).
+    await processBatch([rec(1, T0 + 1000, "a", T0 + 500), rec(2, T0 + 1000, "a", T0 + 500)], d);
+    const batch = [
+      rec(3, T0 + 60_000, "x", T0 + 59_000), // user 3: a new window, no row
+      rec(2, T0 + 70_000, "late", T0 + 600), // closes user 2's window: a row
+      rec(1, T0 + 71_000, "late", T0 + 700), // closes user 1's window: a row
+    ];
+    sink.failNext = 1;
+    const failed = await processBatch(batch, d);
+    expect(failed.failedKeys.sort()).toEqual([`1|mobile|${b0}`, `2|mobile|${b0}`]);
+    expect([...failed.unfinished]).toEqual([["shardId-000000000000", batch[1].sequenceNumber]]);
+    expect(sink.rows).toEqual([]);
+
+    // Lambda retries from the reported record onward.
+    const retried = await processBatch(batch.slice(1), d);
+    expect(retried).toMatchObject({ unfinished: new Map(), rowsEmitted: 2, duplicatesSkipped: 0 });
+    expect(sink.rows.map((r) => [r.user_id, r.events, r.window_id]).sort()).toEqual([
+      [1, 1, `1_MOB${b0}@${new Date(T0 + 1000).toISOString()}`],
+      [2, 1, `2_MOB${b0}@${new Date(T0 + 1000).toISOString()}`],
+    ]);
+    const states = await store.getMany([`1|mobile|${b0}`, `3|mobile|${b0}`]);
+    expect([...states.values()].map((s) => [s.frozen, s.window?.events, s.window?.first_event])).toEqual([
+      [false, 1, "late"],
+      [false, 1, "x"],
+    ]);
+    // A second retry of the whole batch changes nothing.
+    const again = await processBatch(batch, d);
+    expect(again).toMatchObject({ duplicatesSkipped: 3, rowsEmitted: 0 });
+  });
+
+  test("sweeper vs sessionizer race: nothing lost, nothing doubled, duplicates identical", async () => {
+    const { name, store } = await newTable(4);
+    const sink = new CollectingSink();
+    const d = deps(store, sink, { maxRounds: 10 });
+    const sweepDeps = { store, rows: sink, metrics: new MemoryMetrics(), sweepPartitions: 4, graceSeconds: 0 };
+    const users = Array.from({ length: 90 }, (_, i) => 1000 + i);
+    let total = 0;
+    for (let round = 0; round < 3; round++) {
+      const t = T0 + round * 600_000;
+      // Open one window per user (bucket of t), then race: the sweeper at the close time and a
+      // lagging sessionizer call with records that arrived before the close (they may join,
+      // or find the window frozen and open a new one).
+      await processBatch(users.map((u) => rec(u, t + 1000, "open", t + 500)), d);
+      total += users.length;
+      const late = users.map((u, i) => rec(u, t + 30_000 + i, "late", t + 600));
+      const split = [late.slice(0, 30), late.slice(30, 60), late.slice(60)];
+      const results = await Promise.all([
+        sweep(sweepDeps, t + 61_000),
+        ...split.map((b) => processBatch(b, d)),
+        sweep(sweepDeps, t + 61_000),
+      ]);
+      total += late.length;
+      for (const r of results) if ("unfinished" in r) expect(r.unfinished.size).toBe(0);
+      if (process.env.RACE_DEBUG) console.log(JSON.stringify(results.map((r) => ("unfinished" in r ? { conflicts: r.conflicts, rows: r.rowsEmitted } : { swept: r.swept, lost: r.claimsLost, sup: r.superseded }))));
+      const open = (await scan(name)).filter((i) => i.opened_at !== undefined);
+      const emittedEvents = [...uniqueRows(sink.rows).values()].reduce((n, r) => n + r.events, 0);
+      const openEvents = open.reduce((n, i) => n + Number(i.events), 0);
+      expect(emittedEvents + openEvents).toBe(total);
+    }
+    const final = await sweep(sweepDeps, Number.MAX_SAFE_INTEGER);
+    expect(final.failed).toBe(0);
+    const unique = uniqueRows(sink.rows);
+    expect([...unique.values()].reduce((n, r) => n + r.events, 0)).toBe(total);
+    expect((await scan(name)).filter((i) => i.opened_at !== undefined)).toEqual([]);
+    // Every user's every bucket accounts for exactly its two records.
+    const perSession = new Map<string, number>();
+    for (const r of unique.values()) perSession.set(r.session_id, (perSession.get(r.session_id) ?? 0) + r.events);
+    expect(perSession.size).toBe(users.length * 3);
+    expect([...perSession.values()].every((n) => n === 2)).toBe(true);
+  });
+
+  test("a window frozen by an interrupted call is emitted by the sweeper; a sessionizer meeting it re-emits the same row", async () => {
+    const { store } = await newTable(2);
+    const sink = new CollectingSink();
+    const d = deps(store, sink);
+    await processBatch([rec(7, T0 + 1000), rec(8, T0 + 1000)], d);
+    const states = await store.getMany([`7|mobile|${T0 / 1000}`, `8|mobile|${T0 / 1000}`]);
+    const frozen: WindowRecord[] = [];
+    for (const s of states.values()) frozen.push((await store.freeze(s, s.window!, s.positions))!);
+
+    // user 8: a sessionizer call meets the frozen window first: emits it, opens a new one.
+    await processBatch([rec(8, T0 + 5000, "after_claim", T0 + 900)], d);
+    // the sweeper (a later tick) finds user 7 frozen and retires it; user 8's new window is not due.
+    const r = await sweep({ store, rows: sink, metrics: new MemoryMetrics(), sweepPartitions: 2, graceSeconds: 0 }, T0 + 62_000);
+    expect(r).toMatchObject({ swept: 1, claimsLost: 0 });
+    expect(sink.rows.map((x) => [x.user_id, x.events, x.window_id]).sort()).toEqual(
+      [
+        [7, 1, `7_MOB${T0 / 1000}@${new Date(T0 + 1000).toISOString()}`],
+        [8, 1, `8_MOB${T0 / 1000}@${new Date(T0 + 1000).toISOString()}`],
+      ].sort(),
+    );
+    const after = await store.getMany([`8|mobile|${T0 / 1000}`]);
+    expect([...after.values()][0].window).toMatchObject({ events: 1, first_event: "after_claim", opened_at: T0 + 5000 });
+  });
+});
