@@ -196,7 +196,7 @@ describe("sessionizer and sweeper on dynalite", () => {
     ];
     sink.failNext = 1;
     const failed = await processBatch(batch, d);
-    expect(failed.failedKeys.sort()).toEqual([`1|mobile|${b0}`, `2|mobile|${b0}`]);
+    expect([...failed.failedKeys].sort()).toEqual([`1|mobile|${b0}`, `2|mobile|${b0}`]);
     expect([...failed.unfinished]).toEqual([["shardId-000000000000", batch[1].sequenceNumber]]);
     expect(sink.rows).toEqual([]);
 

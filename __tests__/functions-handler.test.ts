@@ -1,0 +1,159 @@
+import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { FirehoseClient, PutRecordBatchCommand, ResourceNotFoundException } from "@aws-sdk/client-firehose";
+import type { KinesisStreamEvent } from "aws-lambda";
+import { mockClient } from "aws-sdk-client-mock";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { EMULATOR_CREDENTIALS, startDynalite, type RunningEmulator } from "../local/emulators";
+import { windowTableDefinition } from "../functions/adapters/window-table";
+import { handler as sessionizer, resetSessionizer } from "../functions/sessionizer/handler";
+import { handler as sweeper, resetSweeper } from "../functions/sweeper/handler";
+import { functionEnvironment, DUE_INDEX_NAME } from "../functions/settings";
+
+const docs = JSON.parse(readFileSync(path.resolve(__dirname, "../../shared/testdata/stagger-docs-example.json"), "utf8")) as {
+  window_seconds: number;
+  records: { arrival: string; event: unknown }[];
+  expected: Record<string, unknown>[];
+};
+
+const firehose = mockClient(FirehoseClient);
+let dynalite: RunningEmulator;
+const saved = { ...process.env };
+let stdout: jest.SpyInstance;
+let stderr: jest.SpyInstance;
+const logged: string[] = [];
+
+beforeAll(async () => {
+  dynalite = await startDynalite();
+  const ddb = new DynamoDBClient({ endpoint: dynalite.endpoint, region: "us-east-1", credentials: EMULATOR_CREDENTIALS });
+  await ddb.send(new CreateTableCommand(windowTableDefinition("handler-windows")));
+  ddb.destroy();
+  Object.assign(process.env, {
+    ...functionEnvironment({
+      windowSeconds: docs.window_seconds,
+      sweepGraceSeconds: 10,
+      sweepPartitions: 4,
+      tableName: "handler-windows",
+      dueIndexName: DUE_INDEX_NAME,
+      rowsDeliveryStream: "clickstream-dev-aggregated",
+      rejectedDeliveryStream: "clickstream-dev-rejected",
+      metricsNamespace: "Sessionization",
+      serviceName: "clickstream-dev",
+    }),
+    AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
+    AWS_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: "local",
+    AWS_SECRET_ACCESS_KEY: "local",
+  });
+  stdout = jest.spyOn(process.stdout, "write").mockImplementation((c: string | Uint8Array) => (logged.push(String(c)), true));
+  stderr = jest.spyOn(console, "error").mockImplementation((...a: unknown[]) => void logged.push(a.join(" ")));
+});
+
+afterAll(async () => {
+  stdout.mockRestore();
+  stderr.mockRestore();
+  process.env = saved;
+  await dynalite.stop();
+});
+
+beforeEach(() => {
+  firehose.reset();
+  firehose.on(PutRecordBatchCommand).callsFake((input: { Records: unknown[] }) => ({
+    FailedPutCount: 0,
+    RequestResponses: input.Records.map((_, i) => ({ RecordId: String(i) })),
+  }));
+  resetSessionizer();
+});
+
+let seq = 0;
+function kinesisEvent(records: { arrival: string; data: string | Buffer }[]): KinesisStreamEvent {
+  return {
+    Records: records.map((r) => {
+      seq += 1;
+      const sequenceNumber = `49590338271490256608559692538361571095921575989136588${String(seq).padStart(3, "0")}`;
+      return {
+        eventID: `shardId-000000000001:${sequenceNumber}`,
+        eventName: "aws:kinesis:record",
+        eventSource: "aws:kinesis",
+        eventVersion: "1.0",
+        eventSourceARN: "arn:aws:kinesis:us-east-1:123456789012:stream/sesionesblog",
+        awsRegion: "us-east-1",
+        invokeIdentityArn: "arn:aws:iam::123456789012:role/sessionizer",
+        kinesis: {
+          kinesisSchemaVersion: "1.0",
+          partitionKey: "7",
+          sequenceNumber,
+          approximateArrivalTimestamp: Date.parse(r.arrival) / 1000,
+          data: Buffer.from(r.data).toString("base64"),
+        },
+      };
+    }),
+  };
+}
+
+function sent(stream: string): Record<string, unknown>[] {
+  return firehose
+    .commandCalls(PutRecordBatchCommand)
+    .filter((c) => c.args[0].input.DeliveryStreamName === stream)
+    .flatMap((c) => (c.args[0].input.Records ?? []).map((r) => JSON.parse(Buffer.from(r.Data as Uint8Array).toString("utf8"))));
+}
+
+test("sessionizer + sweeper handlers on dynalite and a mocked Firehose produce the docs example rows", async () => {
+  const records = docs.records.map((r) => ({ arrival: r.arrival, data: JSON.stringify(r.event) }));
+  expect(await sessionizer(kinesisEvent(records.slice(0, 2)))).toEqual({ batchItemFailures: [] });
+  expect(await sessionizer(kinesisEvent(records.slice(2)))).toEqual({ batchItemFailures: [] });
+  expect(sent("clickstream-dev-aggregated")).toEqual([]); // both windows are still open: the sweeper emits them
+
+  resetSweeper({ now: () => Date.parse("2026-12-03T11:01:31.000Z") }); // first window due (11:01:20 + 10 s grace)
+  expect(await sweeper()).toMatchObject({ swept: 1, claimsLost: 0, failed: 0 });
+  resetSweeper({ now: () => Date.parse("2026-12-03T11:03:00.000Z") });
+  expect(await sweeper()).toMatchObject({ swept: 1, failed: 0 });
+  expect(await sweeper()).toMatchObject({ swept: 0, due: 0 });
+
+  const rows = sent("clickstream-dev-aggregated");
+  expect(rows.map((r) => Object.fromEntries(Object.keys(docs.expected[0]).map((k) => [k, r[k]])))).toEqual(docs.expected);
+  expect(rows.map((r) => r.window_id)).toEqual(["7_COM1796295600@2026-12-03T11:00:20.000Z", "7_COM1796295660@2026-12-03T11:01:15.000Z"]);
+  // EMF went to stdout with the row values.
+  const emf = logged.filter((l) => l.includes('"session_duration"')).map((l) => JSON.parse(l));
+  expect(emf.map((e) => e.session_duration)).toEqual([45, 0]);
+});
+
+test("malformed records go to the rejected stream and never fail the batch", async () => {
+  const bad = Buffer.from([0x7b, 0xff, 0x7d]);
+  const out = await sessionizer(
+    kinesisEvent([
+      { arrival: "2026-12-03T12:00:00.000Z", data: "{oops" },
+      { arrival: "2026-12-03T12:00:01.000Z", data: JSON.stringify({ user_id: 8, device_id: "tv", client_event: "a", client_timestamp: 1796299200000 }) },
+      { arrival: "2026-12-03T12:00:02.000Z", data: bad },
+      { arrival: "2026-12-03T12:00:03.000Z", data: JSON.stringify({ user_id: 8, device_id: "tv", client_event: "a" }) },
+    ]),
+  );
+  expect(out).toEqual({ batchItemFailures: [] });
+  const rejected = sent("clickstream-dev-rejected");
+  expect(rejected.map((r) => [r.reason, r.field, r.data, r.data_encoding, r.arrival, r.partition_key, r.shard_id])).toEqual([
+    ["invalid_json", undefined, "{oops", undefined, "2026-12-03T12:00:00.000Z", "7", "shardId-000000000001"],
+    ["invalid_utf8", undefined, bad.toString("base64"), "base64", "2026-12-03T12:00:02.000Z", "7", "shardId-000000000001"],
+    ["missing_field", "client_timestamp", '{"user_id":8,"device_id":"tv","client_event":"a"}', undefined, "2026-12-03T12:00:03.000Z", "7", "shardId-000000000001"],
+  ]);
+  expect(rejected.every((r) => typeof r.detail === "string" && /^\d+$/.test(String(r.sequence_number)))).toBe(true);
+  const emf = logged.filter((l) => l.includes('"rejected_records"')).map((l) => JSON.parse(l));
+  expect(emf.map((e) => [e.reason, e.rejected_records])).toEqual([
+    ["invalid_json", 1],
+    ["invalid_utf8", 1],
+    ["missing_field", 1],
+  ]);
+});
+
+test("an undeliverable row reports the batch item failure at the lowest unfinished record", async () => {
+  const ev = (name: string, ts: number) => JSON.stringify({ user_id: 9, device_id: "mobile", client_event: name, client_timestamp: ts });
+  const ts = Date.parse("2026-12-03T13:00:05.000Z");
+  expect(await sessionizer(kinesisEvent([{ arrival: "2026-12-03T13:00:06.000Z", data: ev("a", ts) }]))).toEqual({ batchItemFailures: [] });
+  firehose.reset();
+  firehose.on(PutRecordBatchCommand).rejects(new ResourceNotFoundException({ message: "no stream", $metadata: {} }));
+  const event = kinesisEvent([
+    { arrival: "2026-12-03T13:01:10.000Z", data: ev("other", Date.parse("2026-12-03T13:01:09.000Z")) }, // new key, committed
+    { arrival: "2026-12-03T13:01:11.000Z", data: ev("late", ts) }, // closes the first window: its row cannot be delivered
+  ]);
+  const out = await sessionizer(event);
+  expect(out).toEqual({ batchItemFailures: [{ itemIdentifier: event.Records[1].kinesis.sequenceNumber }] });
+});
