@@ -67,6 +67,16 @@ export class Limiter {
     this.shardBytes = Array.from({ length: limits.shards }, () => new TokenBucket(byteQuota * 0.95, byteQuota * 0.05, now));
   }
 
+  /** Milliseconds until the stream-wide --rate admits one more record (0: now). */
+  totalWaitMs(now: number): number {
+    return this.total?.msUntil(1, now) ?? 0;
+  }
+
+  /** Milliseconds until the shard admits one more record, bytes aside (0: now). */
+  shardRecordWaitMs(shard: number, now: number): number {
+    return this.shardRecords[shard].msUntil(1, now);
+  }
+
   tryTake(shard: number, bytes: number, now: number): boolean {
     if (this.total && !this.total.canTake(1, now)) return false;
     if (!this.shardRecords[shard].canTake(1, now) || !this.shardBytes[shard].canTake(bytes, now)) return false;

@@ -64,11 +64,11 @@ export interface LoadProgress {
   readonly retried: number;
   /** Late records waiting for their send time. */
   readonly pendingLate: number;
-  /** Acknowledged records a second (scheduler clock). */
+  /** Acknowledged records a second (wall clock). */
   readonly ratePerSecond: number;
   /** --events, when given. */
   readonly target?: number;
-  /** Estimated time to the end of generation, ms. */
+  /** Estimated wall-clock time to the end of generation, ms. */
   readonly etaMs?: number;
 }
 
@@ -406,7 +406,8 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
   };
 
   /** Takes the records due now into one call. */
-  const collect = (now: number): { entries: Entry[]; full: boolean } => {
+  const collect = (now: number): { entries: Entry[]; full: boolean; blockedUntil: number } => {
+    let blockedUntil = -Infinity;
     const entries: Entry[] = [];
     const inCall = new Set<UserState>();
     const setAside: Item[] = [];
@@ -426,6 +427,19 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
         continue;
       }
       if (!item.issued && !generating()) continue;
+      // the cheap limits first: nothing is built for a record that cannot go now
+      const totalWait = limiter.totalWaitMs(now);
+      if (totalWait > 0) {
+        setAside.push(item);
+        blockedUntil = now + totalWait;
+        break;
+      }
+      const shardWait = limiter.shardRecordWaitMs(user.shard, now);
+      if (shardWait > 0) {
+        item.due = now + shardWait;
+        setAside.push(item);
+        continue;
+      }
 
       let entry: Entry;
       if (item.kind === "late") {
@@ -476,7 +490,7 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
       entries.push(entry);
     }
     for (const item of setAside) heap.push(item);
-    return { entries, full };
+    return { entries, full, blockedUntil };
   };
 
   const pruneKeys = (now: number): void => {
@@ -500,10 +514,11 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
     lastProgress = wall;
     const elapsedMs = clock.now() - clockStart;
     const acknowledged = lines.length;
-    const ratePerSecond = elapsedMs > 0 ? (acknowledged * 1000) / elapsedMs : 0;
+    const wallElapsed = wall - loopWallStart;
+    const ratePerSecond = wallElapsed > 0 ? (acknowledged * 1000) / wallElapsed : 0;
     let etaMs: number | undefined;
-    if (o.events !== undefined && ratePerSecond > 0) etaMs = Math.max(0, ((o.events - generated) / ratePerSecond) * 1000);
-    else if (o.durationSec !== undefined) etaMs = Math.max(0, o.durationSec * 1000 - elapsedMs);
+    if (o.events !== undefined && generated > 0) etaMs = Math.max(0, ((o.events - generated) / generated) * wallElapsed);
+    else if (o.durationSec !== undefined) etaMs = Math.max(0, ((o.durationSec * 1000 - elapsedMs) / Math.max(1, elapsedMs)) * wallElapsed);
     hooks.onProgress({
       phase,
       elapsedMs,
@@ -537,10 +552,11 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
   // --- the loop ------------------------------------------------------------------------------
   loopWallStart = Date.now();
   let batches = 0;
+  let lastYield = Date.now();
   while (!signal?.aborted && heap.size > 0) {
     const now = clock.now();
     generating();
-    const { entries, full } = collect(now);
+    const { entries, full, blockedUntil } = collect(now);
     if (entries.length > 0) {
       calls++;
       batches++;
@@ -607,11 +623,16 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
       if (full) continue;
     }
     if (heap.size === 0) break;
-    const nextDue = (heap.peek() as Item).due;
+    const nextDue = Math.max((heap.peek() as Item).due, blockedUntil);
     const wake = Math.max(nextDue, entries.length > 0 ? now + o.lingerMs : nextDue);
     const current = clock.now();
     await clock.sleep(Math.max(wake - current, entries.length > 0 || nextDue > current ? 0 : 1), signal);
     await writeChain;
+    if (clock.simulated && Date.now() - lastYield > 50) {
+      // a dry run only awaits resolved promises: let timers and signals (Ctrl-C) in now and then
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      lastYield = Date.now();
+    }
   }
   const loopWallMs = Date.now() - loopWallStart;
   const aborted = signal?.aborted ?? false;
