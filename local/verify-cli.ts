@@ -32,6 +32,7 @@ const positive = (v: string) => {
 };
 
 export async function main(argv: string[]): Promise<number> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const program = new Command()
     .name("verify")
     .description("Compare a pipeline's output (a local lake or Athena) with the load generator's expected.json.")
