@@ -19,7 +19,7 @@ interface CliOptions {
   database?: string;
   region?: string;
   catalog?: string;
-  rejectedTable: string;
+  rejectedTable?: string;
   rejected: boolean;
   report?: string;
   slackHours: number;
@@ -43,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
     .option("--database <name>", "Glue database (with --athena; default: the config's)")
     .option("--region <region>", "AWS region (with --athena; default: the config's)")
     .option("--catalog <name>", "Athena data catalog (default AwsDataCatalog)")
-    .option("--rejected-table <name>", "table over the error output's rejected records", "rejected")
+    .option("--rejected-table <name>", "table over the error output's rejected records (lake: the rejected view; Athena: none in the catalog, so the malformed checks are skipped unless given)")
     .option("--no-rejected", "skip the malformed checks (no table over the error output)")
     .option("--slack-hours <h>", "with --athena: partitions read past the last arrival", positive, 2)
     .option("--report <file>", "where report.json goes (default: beside the expected file)")
@@ -63,7 +63,10 @@ export async function main(argv: string[]): Promise<number> {
   let engine: QueryEngine | undefined;
   try {
     const expected = readExpectedFile(opts.expected);
-    const verifyOptions: VerifyOptions = opts.rejected ? { rejectedTable: opts.rejectedTable } : { skipRejected: "--no-rejected" };
+    let verifyOptions: VerifyOptions;
+    if (!opts.rejected) verifyOptions = { skipRejected: "--no-rejected" };
+    else if (opts.lake || opts.rejectedTable) verifyOptions = { rejectedTable: opts.rejectedTable ?? "rejected" };
+    else verifyOptions = { skipRejected: "the Glue catalog has no table over the rejected records; pass --rejected-table NAME to check them" };
     if (opts.lake) {
       if (!existsSync(opts.lake)) throw new Error(`no lake folder at ${opts.lake}`);
       engine = await LocalLake.open(opts.lake, lakeLayout(loadConfig()));
