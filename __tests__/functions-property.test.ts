@@ -7,6 +7,7 @@ import { MemoryMetrics } from "../functions/adapters/metrics";
 import type { RejectedRecord } from "../functions/adapters/ports";
 import { processBatch, type BatchRecord } from "../functions/sessionizer/process-batch";
 import { sweep } from "../functions/sweeper/sweep";
+import { replayText } from "../functions/replay/replay";
 
 /**
  * A second, deliberately naive stagger window: keep every window ever opened in one list and,
@@ -94,6 +95,32 @@ describe("the core against a naive oracle", () => {
         expect(sortRows(rows)).toEqual(naiveSessions(records, W));
       }),
       { numRuns: 400 },
+    );
+  });
+
+  test("the replay command sorts shuffled input by arrival (distinct arrivals) and matches the oracle", () => {
+    fc.assert(
+      fc.property(recordsArb, windowArb, fc.infiniteStream(fc.nat()), (records, W, rnd) => {
+        // Make arrivals distinct, then shuffle the lines.
+        const distinct = records.map((r, i) => ({ ...r, arrivalMs: r.arrivalMs + i }));
+        const lines = distinct.map((r) =>
+          JSON.stringify({
+            arrival: new Date(r.arrivalMs).toISOString(),
+            event: { user_id: r.user, device_id: r.device, client_event: r.name, client_timestamp: r.tsMs },
+          }),
+        );
+        const it = rnd[Symbol.iterator]();
+        for (let i = lines.length - 1; i > 0; i--) {
+          const j = it.next().value % (i + 1);
+          [lines[i], lines[j]] = [lines[j], lines[i]];
+        }
+        const out = replayText(lines.join("\n"), W);
+        expect(out.rejected).toEqual([]);
+        expect(sortRows(out.rows)).toEqual(naiveSessions(distinct, W));
+        const order = out.rows.map((r) => [r.emitted_at, r.session_id].join(" "));
+        expect(order).toEqual([...order].sort());
+      }),
+      { numRuns: 200 },
     );
   });
 

@@ -58,14 +58,15 @@ export async function sweep(deps: SweepDeps, nowMs: number): Promise<SweepResult
   const perPartition = Math.max(1, Math.ceil(maxWindows / deps.sweepPartitions));
   const partitions = Array.from({ length: deps.sweepPartitions }, (_, i) => String(i));
 
-  const found = (await mapLimit(partitions, concurrency, (p) => deps.store.queryDue(p, dueBefore, perPartition))).flat();
+  const perPartitionFound = await mapLimit(partitions, concurrency, (p) => deps.store.queryDue(p, dueBefore, perPartition));
+  const found = perPartitionFound.flat();
   const result: SweepResult = {
     swept: 0,
     due: found.length,
     claimsLost: 0,
     superseded: 0,
     failed: 0,
-    more: found.length >= perPartition * partitions.length,
+    more: perPartitionFound.some((f) => f.length >= perPartition),
     dueBefore,
   };
 
