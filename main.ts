@@ -1,4 +1,6 @@
-import { loadConfig } from "./config/load";
+import * as path from "node:path";
+import { configPath, loadConfig } from "./config/load";
+import { PROJECT_ROOT } from "./modules/project";
 import { buildApp } from "./stacks/app";
 
 /**
@@ -9,7 +11,9 @@ import { buildApp } from "./stacks/app";
 function main(): void {
   let config;
   try {
-    config = loadConfig();
+    // Resolved from the project root, so compiled JavaScript in another folder finds config/ too.
+    const file = process.env.SESSIONIZATION_CONFIG ? configPath() : path.join(PROJECT_ROOT, "config", path.basename(configPath()));
+    config = loadConfig(file);
   } catch (err) {
     console.error((err as Error).message);
     process.exit(1);

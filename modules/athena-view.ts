@@ -3,6 +3,7 @@ import { Token } from "cdktf";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { GlueCatalogTable } from "@cdktf/provider-aws/lib/glue-catalog-table";
+import { PROJECT_ROOT } from "./project";
 import { prestoType, type GlueColumn } from "./glue-columns";
 
 /**
@@ -11,7 +12,7 @@ import { prestoType, type GlueColumn } from "./glue-columns";
  * the catalog/schema it resolves names in, and the output columns in Presto types. The SQL
  * comes from `sql/<name>.sql`, the same file the local pipeline runs.
  */
-export const SQL_DIR = path.resolve(__dirname, "..", "sql");
+export const SQL_DIR = path.join(PROJECT_ROOT, "sql");
 
 /** One statement from `sql/<name>.sql`, comment lines and trailing `;` removed. */
 export function readSql(name: string, dir: string = SQL_DIR): string {

@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import * as path from "node:path";
 import { bundleFunction } from "../functions/bundle";
+import { PROJECT_ROOT } from "./project";
 import { zipDirectory, type ZipResult } from "./zip";
 
 /**
@@ -13,7 +14,6 @@ export interface FunctionCode extends ZipResult {
   readonly bundleSha256: string;
 }
 
-export const PROJECT_ROOT = path.resolve(__dirname, "..");
 export const DEFAULT_BUILD_DIR = path.join(PROJECT_ROOT, ".build", "functions");
 
 /** The handler entry points, relative to the project root. */

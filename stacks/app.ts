@@ -2,6 +2,7 @@ import * as path from "node:path";
 import { App } from "cdktf";
 import type { SessionizationConfig } from "../config/schema";
 import type { FunctionCode, FunctionName } from "../modules/function-code";
+import { PROJECT_ROOT } from "../modules/project";
 import { AnalyticsStack } from "./analytics";
 import { BootstrapStack } from "./bootstrap";
 import { CatalogStack } from "./catalog";
@@ -28,7 +29,7 @@ export interface SessionizationApp {
   readonly catalog: CatalogStack;
 }
 
-export const PROJECT_ROOT = path.resolve(__dirname, "..");
+export { PROJECT_ROOT };
 
 export function buildApp(config: SessionizationConfig, options: BuildAppOptions = {}): SessionizationApp {
   const outdir = path.resolve(options.outdir ?? path.join(PROJECT_ROOT, "cdktf.out"));

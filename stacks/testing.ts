@@ -1,0 +1,61 @@
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { loadConfig } from "../config/load";
+import type { SessionizationConfig } from "../config/schema";
+import { buildFunctionCode, type FunctionCode, type FunctionName } from "../modules/function-code";
+import { PROJECT_ROOT } from "../modules/project";
+import { buildApp, DEPLOY_ORDER, type SessionizationApp } from "./app";
+
+/**
+ * Test helpers (used by __tests__/stacks-*.test.ts): synthesize the whole app into a scratch
+ * folder under .tmp/ and return each stack's Terraform JSON. TMPDIR points into the project
+ * too, because cdktf's Testing helpers leave temp folders behind.
+ */
+export type StackJson = {
+  terraform: { backend: Record<string, Record<string, unknown>>; required_providers: Record<string, unknown> };
+  provider: { aws: Record<string, unknown>[] };
+  resource: Record<string, Record<string, Record<string, any>>>;
+  data?: Record<string, Record<string, any>>;
+  output?: Record<string, { value: unknown; description?: string }>;
+};
+export type SynthesizedApp = Record<(typeof DEPLOY_ORDER)[number], StackJson> & { app: SessionizationApp; outdir: string };
+
+export const SCRATCH = path.join(PROJECT_ROOT, ".tmp", "jest");
+
+export function useProjectTmp(): void {
+  mkdirSync(SCRATCH, { recursive: true });
+  process.env.TMPDIR = SCRATCH;
+}
+
+export const configFile = (name: string) => path.join(PROJECT_ROOT, "config", `${name}.json`);
+
+/** A tiny handler bundled like the real ones, for tests that do not need the real code. */
+export function stubFunctionCode(): Record<FunctionName, FunctionCode> {
+  const dir = mkdtempSync(path.join(SCRATCH, "stub-"));
+  const entry = path.join(dir, "handler.ts");
+  writeFileSync(entry, "export const handler = async () => ({ batchItemFailures: [] });\n");
+  const code = buildFunctionCode("stub", entry, path.join(dir, "build"));
+  return { sessionizer: code, sweeper: code };
+}
+
+export function synthesize(config: SessionizationConfig | string, options: { functionCode?: Record<FunctionName, FunctionCode> } = {}): SynthesizedApp {
+  useProjectTmp();
+  const cfg = typeof config === "string" ? loadConfig(configFile(config)) : config;
+  const outdir = mkdtempSync(path.join(SCRATCH, "synth-"));
+  const app = buildApp(cfg, { outdir, bootstrapStateFile: path.join(outdir, "bootstrap.tfstate"), functionCode: options.functionCode, buildDir: path.join(outdir, "build") });
+  app.app.synth();
+  const result: Record<string, unknown> = { app, outdir };
+  for (const s of DEPLOY_ORDER) result[s] = JSON.parse(readFileSync(path.join(outdir, "stacks", s, "cdk.tf.json"), "utf8"));
+  return result as SynthesizedApp;
+}
+
+/** Every resource of a stack as [type, name, body]. */
+export function resources(stack: StackJson): [string, string, Record<string, any>][] {
+  return Object.entries(stack.resource ?? {}).flatMap(([type, byName]) => Object.entries(byName).map(([name, body]) => [type, name, body] as [string, string, Record<string, any>]));
+}
+
+export function only(stack: StackJson, type: string): Record<string, any> {
+  const all = Object.values(stack.resource?.[type] ?? {});
+  if (all.length !== 1) throw new Error(`expected one ${type}, found ${all.length}`);
+  return all[0];
+}
