@@ -5,6 +5,7 @@ import { sessionRowSchema, type SessionRow } from "../functions/core/row";
 import { applyToWindow, sessionize, StaggerEngine, windowKey, type Arrival } from "../functions/core/stagger";
 import { parseClientTimestamp } from "../functions/core/timestamp";
 import { replayText } from "../functions/replay/replay";
+import { rejectedRecord } from "../functions/sessionizer/process-batch";
 
 const DOCS_EXAMPLE = path.resolve(__dirname, "../../shared/testdata/stagger-docs-example.json");
 
@@ -333,5 +334,27 @@ describe("replay ordering", () => {
       [1, "other_user", "other_user", 1],
       [2, "first", "tie_second", 3],
     ]);
+  });
+});
+
+describe("rejected records as written to the rejected stream", () => {
+  const base = { shardId: "shardId-000000000003", sequenceNumber: "4960", partitionKey: "pk-1", arrivalMs: Date.UTC(2026, 11, 3, 12) };
+  test("UTF-8 payloads as text, others as base64, oversized ones cut", () => {
+    const text = rejectedRecord({ ...base, data: new TextEncoder().encode("{oops ü") }, { reason: "invalid_json", detail: "d" });
+    expect(text).toEqual({
+      reason: "invalid_json",
+      detail: "d",
+      data: "{oops ü",
+      partition_key: "pk-1",
+      shard_id: "shardId-000000000003",
+      sequence_number: "4960",
+      arrival: "2026-12-03T12:00:00.000Z",
+    });
+    const bin = rejectedRecord({ ...base, data: new Uint8Array([0xff, 0x00, 0xc3]) }, { reason: "invalid_utf8", detail: "d" });
+    expect(bin).toMatchObject({ data: "/wDD", data_encoding: "base64" });
+    const big = rejectedRecord({ ...base, data: new TextEncoder().encode("x".repeat(600_000)) }, { reason: "invalid_json", field: undefined, detail: "d" });
+    expect(big.data.length).toBe(256 * 1024);
+    expect(big.data_truncated).toBe(true);
+    expect("field" in big).toBe(false);
   });
 });

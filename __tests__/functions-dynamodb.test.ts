@@ -8,7 +8,7 @@ import { TOMBSTONE_TTL_SECONDS, windowTableDefinition } from "../functions/adapt
 import type { SessionRow } from "../functions/core/row";
 import { openWindow, windowKey } from "../functions/core/stagger";
 import { processBatch, type BatchRecord, type SessionizerDeps } from "../functions/sessionizer/process-batch";
-import { sweep } from "../functions/sweeper/sweep";
+import { sweep, SweepDeliveryError } from "../functions/sweeper/sweep";
 import { DUE_INDEX_NAME } from "../functions/settings";
 
 let dynalite: RunningEmulator;
@@ -280,5 +280,26 @@ describe("sessionizer and sweeper on dynalite", () => {
     );
     const after = await store.getMany([`8|mobile|${T0 / 1000}`]);
     expect([...after.values()][0].window).toMatchObject({ events: 1, first_event: "after_claim", opened_at: T0 + 5000 });
+  });
+
+  test("the sweeper: an undelivered tick leaves the windows frozen for the next; maxWindows bounds a tick", async () => {
+    const { store } = await newTable(2);
+    const sink = new CollectingSink();
+    await processBatch(Array.from({ length: 6 }, (_, i) => rec(500 + i, T0 + 1000 + i)), deps(store, sink));
+    const sweepDeps = { store, rows: sink, metrics: new MemoryMetrics(), sweepPartitions: 2, graceSeconds: 10 };
+
+    expect(await sweep(sweepDeps, T0 + 70_000)).toMatchObject({ due: 0, swept: 0, dueBefore: T0 + 60_000 });
+    sink.failNext = 1;
+    const err = await sweep(sweepDeps, T0 + 80_000).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SweepDeliveryError);
+    expect((err as SweepDeliveryError).result).toMatchObject({ due: 6, failed: 6, swept: 0 });
+    const frozen = await store.getMany(Array.from({ length: 6 }, (_, i) => `${500 + i}|mobile|${T0 / 1000}`));
+    expect([...frozen.values()].every((r) => r.frozen && r.window?.events === 1)).toBe(true);
+
+    const bounded = await sweep({ ...sweepDeps, maxWindows: 2 }, T0 + 90_000);
+    expect(bounded).toMatchObject({ due: 2, swept: 2, more: true });
+    const rest = await sweep(sweepDeps, T0 + 90_000);
+    expect(rest).toMatchObject({ due: 4, swept: 4, more: false, claimsLost: 0 });
+    expect(sink.rows.map((r) => r.user_id).sort()).toEqual([500, 501, 502, 503, 504, 505]);
   });
 });

@@ -21,6 +21,7 @@ let dynalite: RunningEmulator;
 const saved = { ...process.env };
 let stdout: jest.SpyInstance;
 let stderr: jest.SpyInstance;
+let consoleLog: jest.SpyInstance;
 const logged: string[] = [];
 
 beforeAll(async () => {
@@ -46,12 +47,14 @@ beforeAll(async () => {
     AWS_SECRET_ACCESS_KEY: "local",
   });
   stdout = jest.spyOn(process.stdout, "write").mockImplementation((c: string | Uint8Array) => (logged.push(String(c)), true));
+  consoleLog = jest.spyOn(console, "log").mockImplementation((...a: unknown[]) => void logged.push(a.join(" ")));
   stderr = jest.spyOn(console, "error").mockImplementation((...a: unknown[]) => void logged.push(a.join(" ")));
 });
 
 afterAll(async () => {
   stdout.mockRestore();
   stderr.mockRestore();
+  consoleLog.mockRestore();
   process.env = saved;
   await dynalite.stop();
 });
@@ -156,4 +159,16 @@ test("an undeliverable row reports the batch item failure at the lowest unfinish
   ]);
   const out = await sessionizer(event);
   expect(out).toEqual({ batchItemFailures: [{ itemIdentifier: event.Records[1].kinesis.sequenceNumber }] });
+});
+
+test("a missing setting is named in the error", async () => {
+  const table = process.env.WINDOW_TABLE_NAME;
+  delete process.env.WINDOW_TABLE_NAME;
+  resetSessionizer();
+  try {
+    await expect(sessionizer(kinesisEvent([]))).rejects.toThrow("WINDOW_TABLE_NAME");
+  } finally {
+    process.env.WINDOW_TABLE_NAME = table;
+    resetSessionizer();
+  }
 });

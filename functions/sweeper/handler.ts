@@ -35,6 +35,6 @@ export function resetSweeper(newClock: Clock = systemClock): void {
 export async function handler(): Promise<SweepResult> {
   deps ??= makeDeps();
   const result = await sweep(deps, clock.now());
-  console.log(JSON.stringify({ level: "INFO", message: "sweep", ...result }));
+  if (result.due > 0) console.log(JSON.stringify({ level: "INFO", message: "sweep", ...result }));
   return result;
 }
