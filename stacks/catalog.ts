@@ -1,5 +1,5 @@
 import { Construct } from "constructs";
-import { Fn, TerraformOutput } from "cdktf";
+import { TerraformOutput } from "cdktf";
 import { AthenaNamedQuery } from "@cdktf/provider-aws/lib/athena-named-query";
 import { AthenaWorkgroup } from "@cdktf/provider-aws/lib/athena-workgroup";
 import { GlueCatalogDatabase } from "@cdktf/provider-aws/lib/glue-catalog-database";
@@ -41,6 +41,15 @@ export function partitionProjection(location: string, startYear: number): Record
     // `$$` is Terraform's escape for a literal `$`: Athena fills these placeholders in.
     "storage.location.template": `${location}year=$\${year}/month=$\${month}/day=$\${day}/hour=$\${hour}/`,
   };
+}
+
+/** The AWS partition of a region (for ARNs built from parts). */
+export function awsPartition(region: string): string {
+  if (region.startsWith("cn-")) return "aws-cn";
+  if (region.startsWith("us-gov-")) return "aws-us-gov";
+  if (region.startsWith("us-iso-")) return "aws-iso";
+  if (region.startsWith("us-isob-")) return "aws-iso-b";
+  return "aws";
 }
 
 export class CatalogStack extends LayerStack {
@@ -150,10 +159,13 @@ export class CatalogStack extends LayerStack {
   private addCrawler(lake: LakeStack): void {
     const config = this.config;
     const bucketArn = lake.data.bucket.arn;
-    // arn:aws:glue:<region>:<account>:database/<name> → the account, without an STS call at plan time.
+    // The catalog's account is the database's catalog_id: no STS lookup at plan time.
+    const account = this.database.catalogId;
+    const partition = awsPartition(config.region);
     const dbArn = this.database.arn;
-    const glueArn = (resource: string) => Fn.replace(dbArn, "/:database\\/.*$/", `:${resource}`);
-    const logsArn = Fn.replace(Fn.replace(dbArn, "/^arn:([^:]+):glue:/", "arn:$1:logs:"), "/:database\\/.*$/", ":log-group:/aws-glue/crawlers:*");
+    const catalogArn = `arn:${partition}:glue:${config.region}:${account}:catalog`;
+    // Glue crawlers always log to the service's /aws-glue/crawlers group (not one a stack can own).
+    const logsArn = `arn:${partition}:logs:${config.region}:${account}:log-group:/aws-glue/crawlers:*`;
     const role = new ServiceRole(this, "crawler-role", {
       roleName: `${config.namePrefix}-crawler`,
       servicePrincipal: "glue.amazonaws.com",
@@ -173,7 +185,7 @@ export class CatalogStack extends LayerStack {
             "glue:UpdatePartition",
             "glue:BatchUpdatePartition",
           ],
-          resources: [glueArn("catalog"), dbArn, this.rawTable.arn, this.aggregatedTable.arn],
+          resources: [catalogArn, dbArn, this.rawTable.arn, this.aggregatedTable.arn],
         },
         { sid: "LakeList", actions: ["s3:ListBucket", "s3:GetBucketLocation"], resources: [bucketArn] },
         {
