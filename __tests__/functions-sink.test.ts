@@ -3,6 +3,9 @@ import { mockClient } from "aws-sdk-client-mock";
 import { FirehoseDeliveryError, FirehoseNdjsonSink, FirehoseRowSink } from "../functions/adapters/firehose-sink";
 import { PowertoolsMetrics } from "../functions/adapters/metrics";
 import type { SessionRow } from "../functions/core/row";
+import { MemoryWindowStore } from "../functions/adapters/dynamodb-window-store";
+import { MemoryMetrics } from "../functions/adapters/metrics";
+import { processBatch, type BatchRecord } from "../functions/sessionizer/process-batch";
 
 const firehose = mockClient(FirehoseClient);
 const client = new FirehoseClient({ region: "us-east-1", credentials: { accessKeyId: "x", secretAccessKey: "x" } });
@@ -86,6 +89,7 @@ describe("Firehose sink", () => {
     expect(e.totalCount).toBe(3);
     expect(e.attempts).toBe(4);
     expect(e.errorCodes).toEqual({ ServiceUnavailableException: 1 });
+    expect(e.failedIndexes).toEqual([0]);
     expect(e.message).toBe("1 of 3 records failed to reach Firehose stream rows after 4 attempt(s): ServiceUnavailableException x1");
     expect(calls().map((c) => c.objects.length)).toEqual([3, 1, 1, 1]);
   });
@@ -163,6 +167,51 @@ describe("EMF metrics through Powertools", () => {
     expect(sessions[0]._aws.CloudWatchMetrics[0].Metrics).toEqual([
       { Name: "session_duration", Unit: "Seconds" },
       { Name: "session_events", Unit: "Count" },
+    ]);
+  });
+});
+
+describe("the sessionizer with a partly failing sink", () => {
+  test("only the keys whose rows were not delivered stay unfinished; the rest commit", async () => {
+    firehose.on(PutRecordBatchCommand).callsFake((input: { Records: { Data: Uint8Array }[] }) => {
+      // Firehose refuses user 2's rows every time.
+      const codes = input.Records.map((r) => (JSON.parse(dec.decode(r.Data)).user_id === 2 ? "ServiceUnavailableException" : undefined));
+      return {
+        FailedPutCount: codes.filter(Boolean).length,
+        RequestResponses: codes.map((c, i) => (c ? { ErrorCode: c } : { RecordId: String(i) })),
+      };
+    });
+    const store = new MemoryWindowStore(1);
+    const metrics = new MemoryMetrics();
+    const deps = {
+      store,
+      rows: new FirehoseRowSink(client, "rows", { ...fast, maxAttempts: 3 }),
+      rejected: { send: async () => undefined },
+      metrics,
+      clock: { now: () => 0 },
+      windowSeconds: 60,
+    };
+    const T = Date.UTC(2026, 11, 3, 10);
+    let n = 0;
+    const rec = (user: number, arrival: number, ts: number): BatchRecord => ({
+      shardId: "s-0",
+      sequenceNumber: String(100 + ++n),
+      partitionKey: String(user),
+      arrivalMs: arrival,
+      data: new TextEncoder().encode(JSON.stringify({ user_id: user, device_id: "mobile", client_event: "e", client_timestamp: ts })),
+    });
+    await processBatch([1, 2, 3].map((u) => rec(u, T + 1000, T + 500)), deps);
+    const closing = [1, 2, 3].map((u) => rec(u, T + 62_000, T + 600));
+    const out = await processBatch(closing, deps);
+    expect(out.failedKeys).toEqual([`2|mobile|${T / 1000}`]);
+    expect([...out.unfinished.values()]).toEqual([closing[1].sequenceNumber]);
+    expect(out.rowsEmitted).toBe(2);
+    expect(metrics.events).toEqual([1, 1]);
+    const states = await store.getMany([1, 2, 3].map((u) => `${u}|mobile|${T / 1000}`));
+    expect([...states.values()].map((s) => [s.frozen, s.window?.opened_at])).toEqual([
+      [false, T + 62_000],
+      [true, T + 1000], // frozen, not replaced: its row is re-emitted on the retry
+      [false, T + 62_000],
     ]);
   });
 });

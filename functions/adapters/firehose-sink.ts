@@ -25,6 +25,8 @@ export class FirehoseDeliveryError extends Error {
     readonly totalCount: number,
     readonly errorCodes: Readonly<Record<string, number>>,
     readonly attempts: number,
+    /** Positions (in the array given to send) of the objects that were not delivered. */
+    readonly failedIndexes: readonly number[],
     cause?: unknown,
   ) {
     const codes = Object.entries(errorCodes)
@@ -37,6 +39,8 @@ export class FirehoseDeliveryError extends Error {
     this.name = "FirehoseDeliveryError";
   }
 }
+
+export { undeliveredIndexes } from "./ports";
 
 /** Errors a retry cannot fix (wrong stream, bad request, permissions). */
 const FATAL = new Set([
@@ -76,12 +80,12 @@ export class FirehoseNdjsonSink<T> {
     this.maxBatchBytes = Math.min(FIREHOSE_MAX_BATCH_BYTES, options.maxBatchBytes ?? FIREHOSE_MAX_BATCH_BYTES);
   }
 
-  /** Splits encoded records into calls within the count and size limits. */
-  batches(records: readonly Uint8Array[]): Uint8Array[][] {
-    const out: Uint8Array[][] = [];
-    let current: Uint8Array[] = [];
+  /** Splits encoded records into calls within the count and size limits; returns their positions. */
+  batches(records: readonly Uint8Array[]): number[][] {
+    const out: number[][] = [];
+    let current: number[] = [];
     let bytes = 0;
-    for (const r of records) {
+    records.forEach((r, i) => {
       if (r.length > FIREHOSE_MAX_RECORD_BYTES) {
         throw new RangeError(`a record of ${r.length} bytes exceeds Firehose's ${FIREHOSE_MAX_RECORD_BYTES}-byte record limit`);
       }
@@ -90,9 +94,9 @@ export class FirehoseNdjsonSink<T> {
         current = [];
         bytes = 0;
       }
-      current.push(r);
+      current.push(i);
       bytes += r.length;
-    }
+    });
     if (current.length > 0) out.push(current);
     return out;
   }
@@ -104,7 +108,7 @@ export class FirehoseNdjsonSink<T> {
     // Batches go one after another: a throttled stream is not helped by more parallel calls.
     for (const batch of this.batches(records)) {
       try {
-        await this.sendBatch(batch);
+        await this.sendBatch(records, batch);
       } catch (err) {
         if (err instanceof FirehoseDeliveryError) failures.push(err);
         else throw err;
@@ -113,12 +117,21 @@ export class FirehoseNdjsonSink<T> {
     if (failures.length > 0) {
       const codes: Record<string, number> = {};
       for (const f of failures) for (const [c, n] of Object.entries(f.errorCodes)) codes[c] = (codes[c] ?? 0) + n;
-      const failed = failures.reduce((n, f) => n + f.failedCount, 0);
-      throw new FirehoseDeliveryError(this.streamName, failed, records.length, codes, Math.max(...failures.map((f) => f.attempts)), failures[0].cause);
+      const failed = failures.flatMap((f) => f.failedIndexes);
+      throw new FirehoseDeliveryError(
+        this.streamName,
+        failed.length,
+        records.length,
+        codes,
+        Math.max(...failures.map((f) => f.attempts)),
+        failed,
+        failures[0].cause,
+      );
     }
   }
 
-  private async sendBatch(batch: Uint8Array[]): Promise<void> {
+  /** Sends `records[i]` for each i in `batch`, retrying only the entries Firehose reports failed. */
+  private async sendBatch(records: readonly Uint8Array[], batch: readonly number[]): Promise<void> {
     let pending = batch;
     let codes: Record<string, number> = {};
     let attempts = 0;
@@ -129,7 +142,7 @@ export class FirehoseNdjsonSink<T> {
           let out;
           try {
             out = await this.client.send(
-              new PutRecordBatchCommand({ DeliveryStreamName: this.streamName, Records: pending.map((Data) => ({ Data })) }),
+              new PutRecordBatchCommand({ DeliveryStreamName: this.streamName, Records: pending.map((i) => ({ Data: records[i] })) }),
             );
           } catch (err) {
             const name = (err as Error)?.name ?? "Error";
@@ -141,12 +154,12 @@ export class FirehoseNdjsonSink<T> {
             return;
           }
           const responses = out.RequestResponses ?? [];
-          const failed: Uint8Array[] = [];
+          const failed: number[] = [];
           codes = {};
-          pending.forEach((record, i) => {
+          pending.forEach((index, i) => {
             const code = responses[i]?.ErrorCode ?? (responses[i]?.RecordId ? undefined : "MissingResponse");
             if (code !== undefined) {
-              failed.push(record);
+              failed.push(index);
               codes[code] = (codes[code] ?? 0) + 1;
             }
           });
@@ -169,6 +182,7 @@ export class FirehoseNdjsonSink<T> {
         batch.length,
         codes,
         attempts,
+        pending,
         err instanceof PartialFailure ? undefined : err,
       );
     }

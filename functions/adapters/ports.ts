@@ -43,7 +43,10 @@ export interface WindowStore {
 }
 
 export interface RowSink {
-  /** Delivers every row or throws (after bounded retries). */
+  /**
+   * Delivers every row or throws (after bounded retries). The error may carry `failedIndexes`
+   * (positions in `rows` that were not delivered); without it every row counts as undelivered.
+   */
   send(rows: readonly SessionRow[]): Promise<void>;
 }
 
@@ -91,4 +94,10 @@ export function compareSequence(a: string, b: string): number {
     if (x.length !== y.length) return x.length < y.length ? -1 : 1;
   }
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** The positions of the undelivered objects when a sink's error says which; undefined when it does not. */
+export function undeliveredIndexes(err: unknown): readonly number[] | undefined {
+  const idx = (err as { failedIndexes?: unknown })?.failedIndexes;
+  return Array.isArray(idx) && idx.every((i) => Number.isInteger(i)) ? (idx as number[]) : undefined;
 }

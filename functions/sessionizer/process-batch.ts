@@ -13,6 +13,7 @@ import {
   type RowSink,
   type WindowRecord,
   type WindowStore,
+  undeliveredIndexes,
 } from "../adapters/ports";
 
 /**
@@ -250,6 +251,7 @@ export async function processBatch(records: readonly BatchRecord[], deps: Sessio
 
     // Emit before commit: a crash between the two re-emits the same rows on the retry.
     const rows = ready.flatMap((r) => r.plan.rows);
+    const owner = ready.flatMap((r, i) => r.plan.rows.map(() => i));
     let committable = ready;
     if (rows.length > 0) {
       try {
@@ -257,8 +259,15 @@ export async function processBatch(records: readonly BatchRecord[], deps: Sessio
         rowsEmitted += rows.length;
         deps.metrics.rows(rows);
       } catch (err) {
-        for (const r of ready) if (r.plan.rows.length > 0) fail(r.key, "rows not delivered", err);
-        committable = ready.filter((r) => r.plan.rows.length === 0);
+        // Only the keys with an undelivered row stay uncommitted (all keys with rows if the sink cannot say).
+        const lost = undeliveredIndexes(err) ?? rows.map((_, i) => i);
+        const lostSet = new Set(lost);
+        const failedOwners = new Set(lost.map((i) => owner[i]));
+        for (const i of failedOwners) fail(ready[i].key, "rows not delivered", err);
+        const delivered = rows.filter((_, i) => !lostSet.has(i));
+        rowsEmitted += delivered.length;
+        deps.metrics.rows(delivered);
+        committable = ready.filter((_, i) => !failedOwners.has(i));
       }
     }
 

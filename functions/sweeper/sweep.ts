@@ -1,7 +1,7 @@
 import type { SessionRow } from "../core/row";
 import { windowRow } from "../core/stagger";
 import { mapLimit } from "../adapters/concurrency";
-import type { MetricsPort, RowSink, WindowRecord, WindowStore } from "../adapters/ports";
+import { undeliveredIndexes, type MetricsPort, type RowSink, type WindowRecord, type WindowStore } from "../adapters/ports";
 
 /**
  * The sweeper's work for one tick: per sweep partition, query the due-time index for windows
@@ -90,17 +90,22 @@ export async function sweep(deps: SweepDeps, nowMs: number): Promise<SweepResult
   if (claimed.length === 0) return result;
 
   const rows: SessionRow[] = claimed.map((r) => windowRow(r.window!));
+  let deliveryError: unknown;
+  let delivered = claimed;
   try {
     await deps.rows.send(rows);
+    deps.metrics.rows(rows);
   } catch (err) {
-    result.failed += claimed.length;
-    deps.metrics.flush();
-    throw new SweepDeliveryError(result, err);
+    // Undelivered windows stay frozen (the next tick emits them); the delivered ones are retired.
+    deliveryError = err;
+    const lost = new Set(undeliveredIndexes(err) ?? rows.map((_, i) => i));
+    delivered = claimed.filter((_, i) => !lost.has(i));
+    result.failed += lost.size;
+    deps.metrics.rows(rows.filter((_, i) => !lost.has(i)));
   }
-  deps.metrics.rows(rows);
   deps.metrics.flush();
 
-  await mapLimit(claimed, concurrency, async (record) => {
+  await mapLimit(delivered, concurrency, async (record) => {
     try {
       if (await deps.store.retire(record, nowMs)) result.swept += 1;
       else result.superseded += 1;
@@ -109,5 +114,6 @@ export async function sweep(deps: SweepDeps, nowMs: number): Promise<SweepResult
       log("sweeper retire failed", { key: record.key, error: String(err) });
     }
   });
+  if (deliveryError !== undefined) throw new SweepDeliveryError(result, deliveryError);
   return result;
 }
