@@ -212,9 +212,15 @@ export async function processBatch(records: readonly BatchRecord[], deps: Sessio
   let conflicts = 0;
   let pending = [...groups.keys()];
   let states = new Map<string, WindowRecord>();
+  // Failures are logged once per cause, with a count and a few keys, not once per key.
+  const causes = new Map<string, { keys: string[]; error?: string }>();
   const fail = (key: string, why: string, err?: unknown) => {
     failed.add(key);
-    log(why, { key, error: err === undefined ? undefined : String(err) });
+    const error = err === undefined ? undefined : String((err as Error)?.message ?? err);
+    const id = `${why}\u0000${error ?? ""}`;
+    const cause = causes.get(id) ?? { keys: [], error };
+    cause.keys.push(key);
+    causes.set(id, cause);
   };
 
   for (let round = 0; round < maxRounds && pending.length > 0; round++) {
@@ -284,6 +290,9 @@ export async function processBatch(records: readonly BatchRecord[], deps: Sessio
   }
   for (const key of pending) fail(key, `window still conflicting after ${maxRounds} rounds`);
 
+  for (const [id, cause] of causes) {
+    log(id.split("\u0000")[0], { keys: cause.keys.length, sample: cause.keys.slice(0, 5), error: cause.error });
+  }
   await rejectedDone;
   for (const key of failed) for (const e of groups.get(key)!.entries) markUnfinished(e.shardId, e.sequenceNumber);
   deps.metrics.flush();
