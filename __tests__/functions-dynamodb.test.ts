@@ -302,4 +302,31 @@ describe("sessionizer and sweeper on dynalite", () => {
     expect(rest).toMatchObject({ due: 4, swept: 4, more: false, claimsLost: 0 });
     expect(sink.rows.map((r) => r.user_id).sort()).toEqual([500, 501, 502, 503, 504, 505]);
   });
+
+  test("malformed records interleaved with good ones: all good ones windowed, all bad ones rejected, nothing failed", async () => {
+    const { store } = await newTable();
+    const sink = new CollectingSink();
+    const rejected: RejectedRecord[] = [];
+    const d = { ...deps(store, sink), rejected: { send: async (r: readonly RejectedRecord[]) => void rejected.push(...r) } };
+    const bad = (data: Uint8Array | string): BatchRecord => ({ ...rec(0, T0), data: typeof data === "string" ? new TextEncoder().encode(data) : data });
+    const batch = [
+      rec(11, T0 + 1000, "a", T0 + 100),
+      bad("{"),
+      rec(11, T0 + 2000, "b", T0 + 200),
+      bad(new Uint8Array([0xc3, 0x28])),
+      bad(JSON.stringify({ user_id: 11, device_id: "mobile", client_event: "c", client_timestamp: "soon" })),
+      rec(12, T0 + 3000, "a", T0 + 300),
+      bad("[]"),
+      rec(11, T0 + 4000, "c", T0 + 400),
+    ];
+    const out = await processBatch(batch, d);
+    expect(out).toMatchObject({ records: 8, rejected: 4, keys: 2, unfinished: new Map(), failedKeys: [] });
+    expect(rejected.map((r) => r.reason)).toEqual(["invalid_json", "invalid_utf8", "bad_timestamp", "not_an_object"]);
+    expect(rejected.map((r) => r.sequence_number)).toEqual([1, 3, 4, 6].map((i) => batch[i].sequenceNumber));
+    const states = await store.getMany([`11|mobile|${T0 / 1000}`, `12|mobile|${T0 / 1000}`]);
+    expect([...states.values()].map((s) => [s.window?.events, s.window?.first_event, s.window?.last_event])).toEqual([
+      [3, "a", "c"],
+      [1, "a", "a"],
+    ]);
+  });
 });

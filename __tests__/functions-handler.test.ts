@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { EMULATOR_CREDENTIALS, startDynalite, type RunningEmulator } from "../local/emulators";
 import { windowTableDefinition } from "../functions/adapters/window-table";
-import { handler as sessionizer, resetSessionizer } from "../functions/sessionizer/handler";
+import { handler as sessionizer, resetSessionizer, toBatchRecord } from "../functions/sessionizer/handler";
 import { handler as sweeper, resetSweeper } from "../functions/sweeper/handler";
 import { functionEnvironment, DUE_INDEX_NAME } from "../functions/settings";
 
@@ -171,4 +171,15 @@ test("a missing setting is named in the error", async () => {
     process.env.WINDOW_TABLE_NAME = table;
     resetSessionizer();
   }
+});
+
+test("Kinesis records map to batch records: shard from eventID, arrival in ms, payload bytes", () => {
+  const [r] = kinesisEvent([{ arrival: "2026-12-03T11:00:20.123Z", data: "héllo" }]).Records;
+  r.kinesis.approximateArrivalTimestamp = 1796295620.123; // seconds with a float error
+  const b = toBatchRecord(r);
+  expect(b.shardId).toBe("shardId-000000000001");
+  expect(b.sequenceNumber).toBe(r.kinesis.sequenceNumber);
+  expect(b.arrivalMs).toBe(1796295620123);
+  expect(Buffer.from(b.data).toString("utf8")).toBe("héllo");
+  expect(b.partitionKey).toBe("7");
 });
