@@ -15,7 +15,7 @@
  * Terraform or the provider mirror absent: one line saying so; exit 1 when CI=true (CI must
  * not pass without the tier), else 0.
  */
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { loadConfig } from "../config/load";
 import type { SessionizationConfig } from "../config/schema";
@@ -146,11 +146,12 @@ async function main(): Promise<void> {
   });
 
   // 3. emulators, then plans in dependency order with real remote state
+  const s3dir = path.join(CHECK_DIR, "s3rver");
   const emulators: RunningEmulator[] = [];
   const notes: string[] = [];
+  const lockNotes: string[] = [];
   current = { runner, notes };
   try {
-    const s3dir = path.join(CHECK_DIR, "s3rver");
     mkdirSync(s3dir, { recursive: true });
     emulators.push(await startS3rver(s3dir), await startKinesalite(), await startDynalite());
     const [s3, kinesis, dynamodb] = emulators;
@@ -162,7 +163,21 @@ async function main(): Promise<void> {
       write(path.join(dir, "check_offline_override.tf.json"), offlineProviderOverride(endpoints));
       write(path.join(dir, "check_state_override.tf.json"), emulatedStateOverride(json[s], s3.endpoint));
       await tf(s, "init-backend", ["init", "-input=false", "-reconfigure"]);
-      await tf(s, "plan", ["plan", "-input=false", "-lock-timeout=10s", "-out=check.tfplan"], planSummary);
+      // use_lockfile: the backend keeps `<key>.tflock` in the state bucket while it holds the lock.
+      const backend = json[s].terraform?.backend?.s3 as { bucket: string; key: string } | undefined;
+      const lockFile = backend && path.join(s3dir, backend.bucket, `${backend.key}.tflock._S3rver_object`);
+      let lockSeen = false;
+      const watch = lockFile ? setInterval(() => (lockSeen ||= existsSync(lockFile)), 20) : undefined;
+      try {
+        await tf(s, "plan", ["plan", "-input=false", "-lock-timeout=10s", "-out=check.tfplan"], planSummary);
+      } finally {
+        if (watch) clearInterval(watch);
+      }
+      if (lockFile) {
+        if (!lockSeen) throw new Error(`${s}: no ${backend!.key}.tflock appeared in the state bucket during plan: use_lockfile is not in effect`);
+        if (existsSync(lockFile)) throw new Error(`${s}: the state lock ${backend!.key}.tflock was not released`);
+        lockNotes.push(s);
+      }
       const apply = EMULATOR_APPLY[s];
       if (apply && DOWNSTREAM_OF[s].length > 0) {
         const fixtures = outputFixtures(json[s], apply.targets, config.region);
@@ -179,6 +194,9 @@ async function main(): Promise<void> {
       await inParallel(DOWNSTREAM_OF[s], MAX_PARALLEL, chain);
     };
     await chain("bootstrap");
+    notes.push(
+      `use_lockfile: ${lockNotes.join(", ")} wrote <key>.tflock to the state bucket during plan and removed it after (s3rver ignores If-None-Match, so lock contention itself is not exercised here)`,
+    );
   } finally {
     for (const e of emulators.reverse()) await e.stop().catch(() => undefined);
   }
