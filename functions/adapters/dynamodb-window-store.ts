@@ -55,6 +55,9 @@ export function itemToRecord(item: Item): WindowRecord {
   return { ...base, window };
 }
 
+/** Errors another attempt cannot fix (the SDK has already retried throttling and 5xx). */
+const NOT_RETRYABLE = new Set(["ResourceNotFoundException", "ValidationException", "AccessDeniedException", "UnrecognizedClientException"]);
+
 function isConflict(err: unknown): boolean {
   return err instanceof ConditionalCheckFailedException || (err as Error)?.name === "ConditionalCheckFailedException";
 }
@@ -97,7 +100,13 @@ export class DynamoWindowStore implements WindowStore {
             pending = (out.UnprocessedKeys?.[this.table]?.Keys ?? []) as Item[];
             if (pending.length > 0) throw new Error(`BatchGetItem left ${pending.length} keys unprocessed`);
           },
-          { numOfAttempts: this.maxAttempts, startingDelay: this.startingDelayMs, maxDelay: 2000, jitter: "full" },
+          {
+            numOfAttempts: this.maxAttempts,
+            startingDelay: this.startingDelayMs,
+            maxDelay: 2000,
+            jitter: "full",
+            retry: (err: unknown) => !NOT_RETRYABLE.has((err as Error)?.name),
+          },
         );
       }),
     );
