@@ -63,7 +63,11 @@ export class SessionDashboard extends Construct {
     row(
       { title: "Stream incoming records", metrics: [["AWS/Kinesis", "IncomingRecords", "StreamName", props.streamName]] },
       { title: "Sessionizer iterator age (ms)", stat: "Maximum", metrics: [["AWS/Lambda", "IteratorAge", "FunctionName", props.sessionizerName]] },
-      { title: "Rejected records", metrics: [[ns, "rejected_records", ...svc]] },
+      {
+        // Published with a `reason` dimension as well: one search sums every reason.
+        title: "Rejected records (all reasons)",
+        metrics: [[{ expression: `SUM(SEARCH('{${ns},reason,service} MetricName="rejected_records" service="${props.serviceName}"', 'Sum', 60))`, label: "rejected", id: "rejected" }]],
+      },
     );
     row(
       { title: "Function errors", metrics: props.functionNames.map((f) => ["AWS/Lambda", "Errors", "FunctionName", f]) },
