@@ -6,7 +6,7 @@ import { runLocalPipeline } from "../local/pipeline";
 import { formatReport } from "../local/verify";
 
 /**
- * Benchmark of the local pipeline: `npx tsx bench/local.ts [--events 100000] [--rate 5000] [--shards 8]`.
+ * Benchmark of the local pipeline: `npx tsx bench/local.ts [--events 100000] [--rate 2000] [--shards 4] [--emulators child]`.
  * One complete run (load generator in real time, consumers, sessionizer and sweeper on the
  * emulators, Firehose, DuckDB, verifier); prints the wall time, events/s end to end and per
  * phase, and writes the numbers to <out>/bench.json. Not a test: it prints numbers.
@@ -16,20 +16,23 @@ async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
   const o = new Command()
     .option("--events <n>", "events", Number, 100_000)
-    .option("--rate <r>", "events/s the load generator aims at", Number, 5000)
-    .option("--shards <n>", "shards", Number, 8)
+    .option("--rate <r>", "events/s the load generator aims at", Number, 2000)
+    .option("--shards <n>", "shards", Number, 4)
     .option("--window <s>", "W seconds", Number, 5)
+    .option("--users <n>", "synthetic users (default: the load generator's 231; more users = more keys = more DynamoDB work)", Number)
     .option("--out <dir>", "output folder", path.join("out", "bench-local"))
+    .option("--emulators <where>", "in-process or child", "in-process")
     .parse(process.argv)
-    .opts<{ events: number; rate: number; shards: number; window: number; out: string }>();
+    .opts<{ events: number; rate: number; shards: number; window: number; out: string; users?: number; emulators: "in-process" | "child" }>();
   mkdirSync(o.out, { recursive: true });
   let lastLine = 0;
   const started = Date.now();
   const result = await runLocalPipeline({
     outDir: o.out,
-    load: loadgenLoad({ events: o.events, rate: o.rate }),
+    load: loadgenLoad({ events: o.events, rate: o.rate, users: o.users }),
     windowSeconds: o.window,
     shards: o.shards,
+    emulators: o.emulators,
     onProgress: (s) => {
       if (s.elapsedMs - lastLine < 10_000 && s.phase !== "done") return;
       lastLine = s.elapsedMs;
@@ -44,6 +47,8 @@ async function main(): Promise<void> {
     rate_asked: o.rate,
     shards: o.shards,
     window_seconds: o.window,
+    emulators: o.emulators,
+    users: o.users,
     passed: result.report.passed,
     wall_seconds: +(wallMs / 1000).toFixed(1),
     events_per_second_end_to_end: Math.round(n / (wallMs / 1000)),

@@ -1,4 +1,6 @@
+import { fork } from "node:child_process";
 import type { Server } from "node:http";
+import * as path from "node:path";
 import type { AddressInfo } from "node:net";
 
 /**
@@ -74,6 +76,50 @@ export async function startS3rver(directory: string, port = 0): Promise<RunningE
     port: address.port,
     stop: () => server.close(),
   };
+}
+
+/**
+ * kinesalite or dynalite in a child process of its own (local/emulator-child.js), on 127.0.0.1:
+ * the emulator then has a core to itself instead of sharing the pipeline's event loop. `stop()`
+ * ends that child through its handle; the child also exits if this process goes away.
+ */
+export function startEmulatorProcess(name: "kinesalite" | "dynalite", port = 0, timeoutMs = 15_000): Promise<RunningEmulator> {
+  return new Promise((resolve, reject) => {
+    const child = fork(path.join(__dirname, "emulator-child.js"), [name, String(port)], {
+      stdio: ["ignore", "ignore", "inherit", "ipc"],
+      execArgv: [],
+    });
+    let settled = false;
+    const fail = (cause: unknown) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (child.exitCode === null) child.kill("SIGKILL");
+      reject(new EmulatorStartError(`${name} (child process)`, port, cause));
+    };
+    const timer = setTimeout(() => fail(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    child.once("error", fail);
+    child.once("exit", (code, signal) => fail(new Error(`exited early (${signal ?? `code ${code}`})`)));
+    child.once("message", (msg: { port?: number; error?: string; code?: string }) => {
+      if (msg.error !== undefined || !msg.port) return fail(Object.assign(new Error(msg.error ?? "no port"), { code: msg.code }));
+      settled = true;
+      clearTimeout(timer);
+      child.removeAllListeners("exit");
+      const exited = new Promise<void>((done) => child.once("exit", () => done()));
+      resolve({
+        name,
+        endpoint: `http://${HOST}:${msg.port}`,
+        port: msg.port,
+        stop: async () => {
+          if (child.exitCode !== null || child.signalCode !== null) return;
+          child.kill("SIGTERM");
+          const killer = setTimeout(() => child.kill("SIGKILL"), 3000);
+          await exited;
+          clearTimeout(killer);
+        },
+      });
+    });
+  });
 }
 
 /** Credentials the emulators accept; never real ones. */

@@ -9,7 +9,7 @@ import { loadConfig } from "../config/load";
 import type { SessionizationConfig } from "../config/schema";
 import { WINDOW_ATTR, windowTableDefinition } from "../functions/adapters/window-table";
 import { functionEnvironment, functionSettings } from "../functions/settings";
-import { EMULATOR_CREDENTIALS, startDynalite, startKinesalite, type RunningEmulator } from "./emulators";
+import { EMULATOR_CREDENTIALS, startDynalite, startEmulatorProcess, startKinesalite, type RunningEmulator } from "./emulators";
 import { LocalFirehose, type DeliveryStreamStats } from "./firehose";
 import { lakeLayout, LocalLake } from "./lake";
 import { localNames, type LocalNames } from "./names";
@@ -85,6 +85,8 @@ export interface LocalPipelineOptions {
   readonly batchSize?: number;
   readonly batchingWindowSeconds?: number;
   readonly idlePollMs?: number;
+  /** kinesalite and dynalite in this process (default) or each in a child process of its own (more throughput). */
+  readonly emulators?: "in-process" | "child";
   readonly signal?: AbortSignal;
   readonly onProgress?: (status: PipelineStatus) => void;
   readonly progressIntervalMs?: number;
@@ -322,8 +324,13 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
   let expectedFile = "";
   try {
     // --- emulators ---
-    emulators.push(await startKinesalite());
-    emulators.push(await startDynalite());
+    if (options.emulators === "child") {
+      emulators.push(await startEmulatorProcess("kinesalite"));
+      emulators.push(await startEmulatorProcess("dynalite"));
+    } else {
+      emulators.push(await startKinesalite());
+      emulators.push(await startDynalite());
+    }
     firehose = new LocalFirehose({
       lakeDir,
       bufferIntervalSeconds,
