@@ -39,6 +39,7 @@ interface Options {
   grace?: number;
   sweepEvery: number;
   load: "loadgen" | "simple";
+  emulators: "in-process" | "child";
   progress: boolean;
 }
 
@@ -69,6 +70,7 @@ export async function main(argv: string[]): Promise<number> {
     .option("--buffer-size-mb <mb>", `local Firehose buffer size (default: the config's ${config.firehose.bufferSizeMB} MB)`, num(0.01, 128))
     .option("--grace <s>", `sweeper grace (default: the config's ${config.session.sweepGraceSeconds} s)`, int(0, 300))
     .option("--sweep-every <ms>", "sweeper schedule locally (AWS: every minute)", int(50, 60_000), 1000)
+    .addOption(new Option("--emulators <where>", "kinesalite and dynalite in this process, or each in a child process").choices(["in-process", "child"]).default("in-process"))
     .addOption(new Option("--load <which>", "the load: the product's load generator, or the local pipeline's small test load").choices(["loadgen", "simple"]).default("loadgen"))
     .option("--no-progress", "no progress line")
     .exitOverride()
@@ -125,6 +127,7 @@ export async function main(argv: string[]): Promise<number> {
       bufferSizeMB: o.bufferSizeMb,
       graceSeconds: o.grace,
       sweepIntervalMs: o.sweepEvery,
+      emulators: o.emulators,
       signal: controller.signal,
       onProgress,
     });

@@ -114,6 +114,8 @@ export interface PipelineStatus {
   openWindows?: number;
   sweeps: number;
   maxLagMs: number;
+  /** The emulators' endpoints, once started. */
+  endpoints: Record<string, string>;
 }
 
 export interface LocalRunResult {
@@ -281,6 +283,7 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
     firehoseBuffered: 0,
     sweeps: 0,
     maxLagMs: 0,
+    endpoints: {},
   };
   const emulators: RunningEmulator[] = [];
   const env = new Environment();
@@ -314,7 +317,7 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
     }
     status.sweeps = clock?.ticks ?? 0;
     status.maxLagMs = maxLagMs;
-    options.onProgress?.({ ...status, load: { ...status.load } });
+    options.onProgress?.({ ...status, load: { ...status.load }, endpoints: { ...status.endpoints } });
   };
   const setPhase = (phase: Phase) => {
     status.phase = phase;
@@ -344,6 +347,7 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
     });
     emulators.push(await firehose.start());
     const [kinesalite, dynalite] = emulators;
+    for (const e of emulators) status.endpoints[e.name] = e.endpoint;
     if (options.progressIntervalMs !== 0) progressTimer = setInterval(refresh, options.progressIntervalMs ?? 500);
     aborted();
 
