@@ -20,6 +20,7 @@ import * as path from "node:path";
 import { loadConfig } from "../config/load";
 import type { SessionizationConfig } from "../config/schema";
 import { startDynalite, startKinesalite, startS3rver, type RunningEmulator } from "../local/emulators";
+import { windowTableDefinition } from "../functions/adapters/window-table";
 import { buildApp, DEPLOY_ORDER, PROJECT_ROOT } from "../stacks/app";
 import {
   emulatedStateOverride,
@@ -60,6 +61,12 @@ export const EMULATOR_APPLY: Partial<Record<StackName, { targets: string[]; reso
     // No KMS emulator, and kinesalite has no UpdateStreamMode: the emulated stream is unencrypted, mode implicit.
     resourceOverride: { resource: { aws_kinesis_stream: { stream: { encryption_type: "NONE", kms_key_id: null, stream_mode_details: [] } } } },
     note: "the Kinesis stream, in kinesalite (without its KMS key)",
+  },
+  // No stack reads analytics' state; applying the table checks the mapped definition against dynalite.
+  analytics: {
+    targets: ["aws_dynamodb_table.windows"],
+    resourceOverride: { resource: { aws_dynamodb_table: { windows: { point_in_time_recovery: { enabled: false } } } } },
+    note: "the DynamoDB window table, in dynalite (without point-in-time recovery)",
   },
 };
 const DOWNSTREAM_OF: Record<StackName, StackName[]> = {
@@ -179,13 +186,15 @@ async function main(): Promise<void> {
         lockNotes.push(s);
       }
       const apply = EMULATOR_APPLY[s];
-      if (apply && DOWNSTREAM_OF[s].length > 0) {
-        const fixtures = outputFixtures(json[s], apply.targets, config.region);
+      if (apply) {
+        // Only state that another stack reads needs fixtures for the outputs no emulator can produce.
+        const fixtures = DOWNSTREAM_OF[s].length > 0 ? outputFixtures(json[s], apply.targets, config.region) : { override: {}, fixtures: [] };
         // s3rver has no bucket tagging: the emulated resources go without the default tags.
         const override = { ...(apply.resourceOverride ?? {}), ...fixtures.override, provider: { aws: { default_tags: [{ tags: {} }] } } };
         write(path.join(dir, "check_emulator_override.tf.json"), override);
         await tf(s, "apply", ["apply", "-input=false", "-auto-approve", ...apply.targets.map((t) => `-target=${t}`)], applySummary);
         rmSync(path.join(dir, "check_emulator_override.tf.json"));
+        if (s === "analytics") notes.push(await compareWindowTable(dynamodb.endpoint, config));
         notes.push(`${s}: applied ${apply.note}${fixtures.fixtures.length ? `; recorded fixtures for outputs ${fixtures.fixtures.join(", ")}` : ""}`);
       }
     };
@@ -203,6 +212,30 @@ async function main(): Promise<void> {
 
   report(runner, notes);
   console.log(`tf:check: OK — ${DEPLOY_ORDER.length} stacks validated and planned in ${((Date.now() - t0) / 1000).toFixed(1)} s (logs in ${path.relative(process.cwd(), logDir)})`);
+}
+
+/** The table Terraform made in dynalite against the definition the functions and the local pipeline use. */
+async function compareWindowTable(endpoint: string, config: SessionizationConfig): Promise<string> {
+  const { DynamoDBClient, DescribeTableCommand } = await import("@aws-sdk/client-dynamodb");
+  const client = new DynamoDBClient({ endpoint, region: config.region, credentials: { accessKeyId: "local", secretAccessKey: "local" } });
+  const want = windowTableDefinition(`${config.namePrefix}-windows`);
+  try {
+    const { Table: got } = await client.send(new DescribeTableCommand({ TableName: want.TableName }));
+    const norm = (x: unknown) => JSON.stringify(x, (_k, v) => (Array.isArray(v) ? [...v].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))) : v));
+    const shape = (t: { KeySchema?: unknown; AttributeDefinitions?: unknown; GlobalSecondaryIndexes?: { IndexName?: string; KeySchema?: unknown; Projection?: unknown }[] }) => ({
+      keys: norm(t.KeySchema),
+      attributes: norm(t.AttributeDefinitions),
+      indexes: norm((t.GlobalSecondaryIndexes ?? []).map((g) => ({ IndexName: g.IndexName, KeySchema: g.KeySchema, Projection: g.Projection }))),
+    });
+    const a = shape(got ?? {});
+    const b = shape(want);
+    if (a.keys !== b.keys || a.attributes !== b.attributes || a.indexes !== b.indexes || got?.BillingModeSummary?.BillingMode !== want.BillingMode) {
+      throw new Error(`analytics: the window table Terraform created differs from windowTableDefinition():\n  got  ${JSON.stringify(a)}\n  want ${JSON.stringify(b)}`);
+    }
+    return `analytics: the window table created by Terraform in dynalite matches windowTableDefinition() (keys, attributes, ${want.GlobalSecondaryIndexes?.[0]?.IndexName}, ${want.BillingMode})`;
+  } finally {
+    client.destroy();
+  }
 }
 
 let current: { runner: Runner; notes: string[] } | undefined;
