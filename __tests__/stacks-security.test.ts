@@ -1,11 +1,12 @@
 import { WILDCARD_RESOURCE_ACTIONS } from "../modules/iam";
 import { DEPLOY_ORDER } from "../stacks/app";
-import { resources, stubFunctionCode, synthesize, useProjectTmp, type StackJson, type SynthesizedApp } from "../stacks/testing";
+import { resources, stubFunctionCode, synthesize, useProjectTmp, removeScratch, type StackJson, type SynthesizedApp } from "../stacks/testing";
 
 /**
  * Security rules, checked on the synthesized Terraform JSON of every stack, for two configs.
  */
 useProjectTmp();
+afterAll(removeScratch);
 
 interface Statement {
   Sid?: string;

@@ -6,9 +6,10 @@ import { DUE_INDEX_NAME, ENV } from "../functions/settings";
 import { windowTableDefinition } from "../functions/adapters/window-table";
 import { readSql } from "../modules/athena-view";
 import { DEPLOY_ORDER } from "../stacks/app";
-import { configFile, only, resources, stubFunctionCode, synthesize, useProjectTmp, type SynthesizedApp } from "../stacks/testing";
+import { configFile, only, resources, stubFunctionCode, synthesize, useProjectTmp, removeScratch, type SynthesizedApp } from "../stacks/testing";
 
 useProjectTmp();
+afterAll(removeScratch);
 
 describe("the app with config/dev.json and the real handlers", () => {
   let s: SynthesizedApp;

@@ -2,10 +2,11 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { emulatedStateOverride, offlineProviderOverride, outputFixtures, PROVIDER_SERVICES, providerVersionOverride, referencedResources } from "../scripts/tf-overrides";
 import { writeCliConfig } from "../scripts/tf-terraform";
-import { SCRATCH, stubFunctionCode, synthesize, useProjectTmp, type SynthesizedApp } from "../stacks/testing";
+import { SCRATCH, stubFunctionCode, synthesize, useProjectTmp, removeScratch, type SynthesizedApp } from "../stacks/testing";
 
 /** The override files tf:check writes (the terraform runs themselves are `npm run tf:check`). */
 useProjectTmp();
+afterAll(removeScratch);
 
 let s: SynthesizedApp;
 beforeAll(() => {

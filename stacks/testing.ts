@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { loadConfig } from "../config/load";
 import type { SessionizationConfig } from "../config/schema";
@@ -32,16 +32,25 @@ export const configFile = (name: string) => path.join(PROJECT_ROOT, "config", `$
 /** A tiny handler bundled like the real ones, for tests that do not need the real code. */
 export function stubFunctionCode(): Record<FunctionName, FunctionCode> {
   const dir = mkdtempSync(path.join(SCRATCH, "stub-"));
+  created.push(dir);
   const entry = path.join(dir, "handler.ts");
   writeFileSync(entry, "export const handler = async () => ({ batchItemFailures: [] });\n");
   const code = buildFunctionCode("stub", entry, path.join(dir, "build"));
   return { sessionizer: code, sweeper: code };
 }
 
+const created: string[] = [];
+
+/** Removes the scratch folders this test process created (call from afterAll). */
+export function removeScratch(): void {
+  for (const dir of created.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
 export function synthesize(config: SessionizationConfig | string, options: { functionCode?: Record<FunctionName, FunctionCode> } = {}): SynthesizedApp {
   useProjectTmp();
   const cfg = typeof config === "string" ? loadConfig(configFile(config)) : config;
   const outdir = mkdtempSync(path.join(SCRATCH, "synth-"));
+  created.push(outdir);
   const app = buildApp(cfg, { outdir, bootstrapStateFile: path.join(outdir, "bootstrap.tfstate"), functionCode: options.functionCode, buildDir: path.join(outdir, "build") });
   app.app.synth();
   const result: Record<string, unknown> = { app, outdir };
