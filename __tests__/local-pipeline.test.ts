@@ -63,7 +63,8 @@ test("every check passes, faults included", () => {
   if (!result.report.passed) throw new Error(formatReport(result.report));
   expect(result.report.checks.length).toBeGreaterThanOrEqual(15);
   expect(result.report.checks.every((c) => c.passed)).toBe(true);
-  expect(result.stats.retries).toBeGreaterThanOrEqual(2);
+  // both injected function errors split their batch (BisectBatchOnFunctionError)
+  expect(result.stats.bisections + result.stats.retries).toBeGreaterThanOrEqual(2);
   expect(refused).toBeGreaterThan(0);
 });
 

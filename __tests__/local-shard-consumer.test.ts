@@ -132,17 +132,21 @@ test("ReportBatchItemFailures: the batch resumes at the reported record; records
   expect(esm.shardProgress()[0]).toMatchObject({ recordsDone: 50, retries: 1, recordsToDlq: 0 });
 });
 
-test("a thrown error retries the whole batch; an unknown itemIdentifier also fails the whole batch", async () => {
+test("without bisection a thrown error retries the whole batch; an unknown itemIdentifier also fails the whole batch", async () => {
   const stream = await streamWith(1, 10);
   let call = 0;
   const sizes: number[] = [];
-  const { esm } = mapping(stream, async (event) => {
-    sizes.push(event.Records.length);
-    call++;
-    if (call === 1) throw new Error("boom");
-    if (call === 2) return { batchItemFailures: [{ itemIdentifier: "not-a-sequence-number" }] };
-    return { batchItemFailures: [] };
-  });
+  const { esm } = mapping(
+    stream,
+    async (event) => {
+      sizes.push(event.Records.length);
+      call++;
+      if (call === 1) throw new Error("boom");
+      if (call === 2) return { batchItemFailures: [{ itemIdentifier: "not-a-sequence-number" }] };
+      return { batchItemFailures: [] };
+    },
+    { bisectBatchOnFunctionError: false },
+  );
   await esm.start();
   await esm.drained(20_000);
   await esm.stop();
@@ -177,6 +181,32 @@ test("retries are bounded: then the on-failure destination gets the batch's Kine
   // 10, 11 of the failing batch were checkpointed before the failure; 12–19 went to the DLQ
   expect(delivered).toEqual([...Array.from({ length: 12 }, (_, i) => i), ...Array.from({ length: 10 }, (_, i) => i + 20)]);
   expect(esm.shardProgress()[0]).toMatchObject({ recordsDone: 22, recordsToDlq: 8 });
+});
+
+test("BisectBatchOnFunctionError: a batch that throws is split until the poison record is alone; only it is dead-lettered", async () => {
+  const stream = await streamWith(1, 16);
+  const delivered: number[] = [];
+  const sizes: number[] = [];
+  const { esm, dlq } = mapping(
+    stream,
+    async (event) => {
+      const ids = decode(event);
+      sizes.push(ids.length);
+      if (ids.includes(7)) throw new Error("poison");
+      delivered.push(...ids);
+      return { batchItemFailures: [] };
+    },
+    { maxRetryAttempts: 1 },
+  );
+  await esm.start();
+  await esm.drained(20_000);
+  await esm.stop();
+  expect(delivered).toEqual(Array.from({ length: 16 }, (_, i) => i).filter((i) => i !== 7)); // in order
+  // 16 ✗ → 0-7 ✗ → 0-3 ✓ → 4-7 ✗ → 4,5 ✓ → 6,7 ✗ → 6 ✓ → 7 ✗ ✗ (dead-lettered) → 8-15 ✓
+  expect(sizes).toEqual([16, 8, 4, 4, 2, 2, 1, 1, 1, 8]);
+  expect(dlq).toHaveLength(1);
+  expect(dlq[0].KinesisBatchInfo.batchSize).toBe(1);
+  expect(esm.shardProgress()[0]).toMatchObject({ bisections: 4, recordsToDlq: 1, recordsDone: 15 });
 });
 
 test("the batching window gathers records up to the batch size", async () => {

@@ -129,6 +129,7 @@ export interface LocalRunResult {
     shards: number;
     invocations: number;
     retries: number;
+    bisections: number;
     recordsToDlq: number;
     sweeps: number;
     sweepFailures: number;
@@ -408,6 +409,8 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
       batchingWindowSeconds,
       maxRetryAttempts: config.analytics.maxRetryAttempts,
       maxRecordAgeSeconds: config.analytics.maxRecordAgeSeconds,
+      // as the analytics stack configures the mapping (ParallelizationFactor: one batch per shard at a time locally)
+      bisectBatchOnFunctionError: true,
       idlePollMs: options.idlePollMs ?? 200,
       onFailure: async (record: KinesisOnFailureRecord) => {
         dlqCount++;
@@ -566,6 +569,7 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
       shards,
       invocations: (esm as EventSourceMapping).invocations,
       retries: sp.reduce((n, s) => n + s.retries, 0),
+      bisections: sp.reduce((n, s) => n + s.bisections, 0),
       recordsToDlq: sp.reduce((n, s) => n + s.recordsToDlq, 0),
       sweeps: (clock as SweeperClock).ticks,
       sweepFailures: (clock as SweeperClock).failures,

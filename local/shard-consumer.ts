@@ -17,7 +17,8 @@ import { randomUUID } from "node:crypto";
  *   to `batchSize` records gathered for up to `batchingWindowSeconds`, real `KinesisStreamEvent`
  *   payloads, one batch in flight per shard, checkpoint after success, ReportBatchItemFailures
  *   (resume from the lowest reported sequence number; an unknown or empty identifier fails the whole
- *   batch, as in AWS), a thrown error retries the whole batch, at most `maxRetryAttempts` retries
+ *   batch, as in AWS), a thrown error splits the batch in two (BisectBatchOnFunctionError, as the
+ *   analytics stack sets it) or retries it whole, at most `maxRetryAttempts` retries
  *   (or `maxRecordAgeSeconds`), then the on-failure destination gets the batch's
  *   `KinesisBatchInfo` and the shard moves on.
  *
@@ -134,6 +135,8 @@ export interface ShardProgress {
   recordsDone: number;
   batches: number;
   retries: number;
+  /** Batches split in two after a function error. */
+  bisections: number;
   /** Records handed to the on-failure destination. */
   recordsToDlq: number;
   checkpoint?: string;
@@ -170,6 +173,8 @@ export interface EventSourceMappingOptions extends ShardReaderOptions {
   readonly batchingWindowSeconds: number;
   readonly maxRetryAttempts: number;
   readonly maxRecordAgeSeconds?: number;
+  /** Split a batch in two when the function throws (default true, as the analytics stack sets it). */
+  readonly bisectBatchOnFunctionError?: boolean;
   readonly onFailure: (record: KinesisOnFailureRecord) => Promise<void>;
   /** Backoff before retry n (1-based), ms; default 100·2^(n-1) capped at 2 s. */
   readonly retryDelayMs?: (attempt: number) => number;
@@ -327,7 +332,7 @@ export class EventSourceMapping extends ShardLoops {
   }
 
   protected async run(cursor: ShardCursor, waker: Waker, i: number): Promise<void> {
-    const p: ShardProgress = { shardId: cursor.shardId, recordsRead: 0, recordsDone: 0, batches: 0, retries: 0, recordsToDlq: 0, inFlight: false, caughtUp: false };
+    const p: ShardProgress = { shardId: cursor.shardId, recordsRead: 0, recordsDone: 0, batches: 0, retries: 0, bisections: 0, recordsToDlq: 0, inFlight: false, caughtUp: false };
     this.progress[i] = p;
     const { batchSize, batchingWindowSeconds } = this.options;
     let readFailures = 0;
@@ -385,6 +390,7 @@ export class EventSourceMapping extends ShardLoops {
         Records: remaining.map((r) => toLambdaRecord(r, cursor.shardId, this.arn, this.options.region, this.roleArn)),
       };
       let failedAt = -1;
+      let functionError = false;
       try {
         const response = await this.options.handler(event);
         const failures = response?.batchItemFailures ?? [];
@@ -401,6 +407,7 @@ export class EventSourceMapping extends ShardLoops {
         }
       } catch (err) {
         failedAt = 0;
+        functionError = true;
         lastError = (err as Error)?.stack ?? String(err);
       }
       if (failedAt < 0) {
@@ -410,6 +417,14 @@ export class EventSourceMapping extends ShardLoops {
       if (failedAt > 0) {
         this.checkpoint(cursor, remaining[failedAt - 1], p, failedAt);
         remaining = remaining.slice(failedAt);
+      }
+      if (functionError && this.options.bisectBatchOnFunctionError !== false && remaining.length > 1 && !this.stopping) {
+        // BisectBatchOnFunctionError: retry the two halves separately, in order.
+        p.bisections++;
+        const mid = Math.ceil(remaining.length / 2);
+        await this.invokeWithRetries(cursor, remaining.slice(0, mid), p);
+        await this.invokeWithRetries(cursor, remaining.slice(mid), p);
+        return;
       }
       const oldest = remaining[0].ApproximateArrivalTimestamp?.getTime() ?? Date.now();
       const retriesLeft = attempts <= this.options.maxRetryAttempts && Date.now() - oldest < maxAgeMs;
