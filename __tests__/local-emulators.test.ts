@@ -115,3 +115,20 @@ test("npm run local: Ctrl-C ends the run with status 130 and leaves no emulator 
     rmSync(out, { recursive: true, force: true });
   }
 });
+
+test("npm run local: a port that cannot be bound is exit status 2 with a clear message", async () => {
+  const { main } = await import("../local/cli");
+  const out = mkdtempSync(path.join(process.env.TMPDIR ?? "/tmp", "local-port-"));
+  const printed: string[] = [];
+  const spy = jest.spyOn(process.stderr, "write").mockImplementation((s) => {
+    printed.push(String(s));
+    return true;
+  });
+  try {
+    expect(await main(["--dynamodb-port", String(busyPort), "--out", out, "--no-progress"])).toBe(2);
+  } finally {
+    spy.mockRestore();
+    rmSync(out, { recursive: true, force: true });
+  }
+  expect(printed.join("")).toContain(`local: dynalite could not start on 127.0.0.1:${busyPort}: port ${busyPort} is already in use`);
+});

@@ -40,6 +40,9 @@ interface Options {
   sweepEvery: number;
   load: "loadgen" | "simple";
   emulators: "in-process" | "child";
+  kinesisPort: number;
+  dynamodbPort: number;
+  firehosePort: number;
   progress: boolean;
 }
 
@@ -71,6 +74,9 @@ export async function main(argv: string[]): Promise<number> {
     .option("--grace <s>", `sweeper grace (default: the config's ${config.session.sweepGraceSeconds} s)`, int(0, 300))
     .option("--sweep-every <ms>", "sweeper schedule locally (AWS: every minute)", int(50, 60_000), 1000)
     .addOption(new Option("--emulators <where>", "kinesalite and dynalite in this process, or each in a child process").choices(["in-process", "child"]).default("in-process"))
+    .option("--kinesis-port <port>", "kinesalite's port on 127.0.0.1 (default: a free one)", int(0, 65535), 0)
+    .option("--dynamodb-port <port>", "dynalite's port on 127.0.0.1 (default: a free one)", int(0, 65535), 0)
+    .option("--firehose-port <port>", "the local Firehose's port on 127.0.0.1 (default: a free one)", int(0, 65535), 0)
     .addOption(new Option("--load <which>", "the load: the product's load generator, or the local pipeline's small test load").choices(["loadgen", "simple"]).default("loadgen"))
     .option("--no-progress", "no progress line")
     .exitOverride()
@@ -128,6 +134,7 @@ export async function main(argv: string[]): Promise<number> {
       graceSeconds: o.grace,
       sweepIntervalMs: o.sweepEvery,
       emulators: o.emulators,
+      ports: { kinesis: o.kinesisPort, dynamodb: o.dynamodbPort, firehose: o.firehosePort },
       signal: controller.signal,
       onProgress,
     });

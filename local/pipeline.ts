@@ -87,6 +87,8 @@ export interface LocalPipelineOptions {
   readonly idlePollMs?: number;
   /** kinesalite and dynalite in this process (default) or each in a child process of its own (more throughput). */
   readonly emulators?: "in-process" | "child";
+  /** Fixed ports on 127.0.0.1 (0 or unset: a free one). */
+  readonly ports?: { kinesis?: number; dynamodb?: number; firehose?: number };
   readonly signal?: AbortSignal;
   readonly onProgress?: (status: PipelineStatus) => void;
   readonly progressIntervalMs?: number;
@@ -328,15 +330,17 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
   let expectedFile = "";
   try {
     // --- emulators ---
+    const ports = options.ports ?? {};
     if (options.emulators === "child") {
-      emulators.push(await startEmulatorProcess("kinesalite"));
-      emulators.push(await startEmulatorProcess("dynalite"));
+      emulators.push(await startEmulatorProcess("kinesalite", ports.kinesis ?? 0));
+      emulators.push(await startEmulatorProcess("dynalite", ports.dynamodb ?? 0));
     } else {
-      emulators.push(await startKinesalite());
-      emulators.push(await startDynalite());
+      emulators.push(await startKinesalite(ports.kinesis ?? 0));
+      emulators.push(await startDynalite(ports.dynamodb ?? 0));
     }
     firehose = new LocalFirehose({
       lakeDir,
+      port: ports.firehose ?? 0,
       bufferIntervalSeconds,
       bufferSizeBytes: bufferSizeMB * 1024 * 1024,
       failEntry: options.failFirehoseEntry,
