@@ -136,7 +136,6 @@ async function main(): Promise<void> {
       AWS_ACCESS_KEY_ID: "S3RVER",
       AWS_SECRET_ACCESS_KEY: "S3RVER",
       AWS_EC2_METADATA_DISABLED: "true",
-      AWS_PROFILE: "",
       AWS_CONFIG_FILE: "/dev/null",
       AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
     },
