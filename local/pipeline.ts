@@ -545,14 +545,19 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
   let report: Report;
   try {
     report = await verify(lake, expected, { extraChecks });
-    const rowsDelivered = fhStats[names.rowsDelivery].records;
-    report.checks.push({
-      name: "metrics: EMF session_events sum matches the rows emitted",
-      passed: true,
-      expected: null,
-      actual: capture.emf,
-      summary: `${capture.emf.rowMetrics} row metrics (${rowsDelivered} rows delivered), session_events sum ${capture.emf.sessionEventsSum}, session_duration sum ${capture.emf.sessionDurationSum} (informational)`,
-    });
+    // SPEC section 7: one session_duration and one session_events value per emitted row (EMF, through Powertools).
+    const [delivered] = await lake.query("SELECT count(*) AS rows, coalesce(sum(events), 0) AS events, coalesce(sum(duration_sec), 0) AS duration FROM aggregated");
+    const lakeSide = { rows: Number(delivered.rows), session_events_sum: Number(delivered.events), session_duration_sum: Number(delivered.duration) };
+    const emfSide = { rows: capture.emf.rowMetrics, session_events_sum: capture.emf.sessionEventsSum, session_duration_sum: capture.emf.sessionDurationSum };
+    const metricsCheck: Check = {
+      name: "metrics: EMF session_events / session_duration, one value per delivered row",
+      passed: JSON.stringify(lakeSide) === JSON.stringify(emfSide),
+      expected: lakeSide,
+      actual: emfSide,
+      summary: `${emfSide.rows} row metrics for ${lakeSide.rows} delivered rows (copies included); sums ${emfSide.session_events_sum} events, ${emfSide.session_duration_sum} s`,
+    };
+    report.checks.push(metricsCheck);
+    report.passed = report.passed && metricsCheck.passed;
   } finally {
     await lake.close();
   }
