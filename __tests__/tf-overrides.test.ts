@@ -1,7 +1,7 @@
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { emulatedStateOverride, offlineProviderOverride, outputFixtures, PROVIDER_SERVICES, providerVersionOverride, referencedResources } from "../scripts/tf-overrides";
-import { writeCliConfig } from "../scripts/tf-terraform";
+import { findProviderMirror, writeCliConfig } from "../scripts/tf-terraform";
 import { SCRATCH, stubFunctionCode, synthesize, useProjectTmp, removeScratch, type SynthesizedApp } from "../stacks/testing";
 
 /** The override files tf:check writes (the terraform runs themselves are `npm run tf:check`). */
@@ -66,4 +66,23 @@ test("the CLI config installs only from the mirror", () => {
   const text = readFileSync(file, "utf8");
   expect(text).toContain('path    = "/opt/some-mirror"');
   expect(text).toMatch(/direct \{\s+exclude = \["registry.terraform.io\/hashicorp\/aws"\]/);
+});
+
+describe("finding the provider mirror", () => {
+  const saved = process.env.TF_PROVIDER_MIRROR;
+  afterEach(() => {
+    if (saved === undefined) delete process.env.TF_PROVIDER_MIRROR;
+    else process.env.TF_PROVIDER_MIRROR = saved;
+  });
+
+  test("TF_PROVIDER_MIRROR names an unpacked mirror; its versions are listed", () => {
+    const root = path.join(SCRATCH, "fake-mirror");
+    const dir = path.join(root, "registry.terraform.io", "hashicorp", "aws", "5.100.0", "linux_amd64");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, "terraform-provider-aws_v5.100.0_x5"), "");
+    process.env.TF_PROVIDER_MIRROR = root;
+    expect(findProviderMirror()).toEqual({ root, versions: ["5.100.0"] });
+    process.env.TF_PROVIDER_MIRROR = path.join(SCRATCH, "no-such-mirror");
+    expect(findProviderMirror()).toBeUndefined();
+  });
 });

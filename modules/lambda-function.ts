@@ -59,7 +59,7 @@ export class LambdaFunction extends Construct {
       sourceCodeHash: props.code.sha256Base64,
       memorySize: props.memoryMB,
       timeout: props.timeoutSeconds,
-      environment: { variables: { NODE_OPTIONS: "--enable-source-maps", ...props.environment } },
+      environment: { variables: props.environment },
       dependsOn: [this.logGroup, this.role.policy],
     });
   }
