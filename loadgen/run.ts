@@ -639,10 +639,11 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
   generationOpen = false;
   const unsent = heap.items().filter((i) => i.issued).length;
 
-  writer.end();
   await writeChain;
-  await once(writer, "finish").catch(() => undefined);
-  if (!writer.writableFinished) await once(writer, "close").catch(() => undefined);
+  await new Promise<void>((resolve, reject) => {
+    writer.once("error", reject);
+    writer.end(() => resolve());
+  });
 
   const expected = computeExpected(lines, o.windowSeconds, {
     seed: o.seed,
