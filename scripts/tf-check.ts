@@ -210,6 +210,12 @@ async function main(): Promise<void> {
   }
 
   report(runner, notes);
+  console.log("");
+  console.log("review summary (what each plan adds, by resource type):");
+  for (const st of DEPLOY_ORDER) {
+    const counts = Object.entries(json[st].resource ?? {}).map(([type, byName]) => `${type.replace(/^aws_/, "")}×${Object.keys(byName).length}`);
+    console.log(`  ${st.padEnd(10)} ${counts.join(", ")}`);
+  }
   console.log(`tf:check: OK — ${DEPLOY_ORDER.length} stacks validated and planned in ${((Date.now() - t0) / 1000).toFixed(1)} s (logs in ${path.relative(process.cwd(), logDir)})`);
 }
 
