@@ -520,12 +520,16 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
       passed: Object.values(fhStats).every((s) => s.failedRecords === 0),
       expected: 0,
       actual: Object.fromEntries(Object.entries(fhStats).map(([n, s]) => [n, s.failedRecords])),
+      summary: Object.entries(fhStats)
+        .map(([n, s]) => `${n}: ${s.records} records in ${s.objects} objects, ${s.failedRecords} failed`)
+        .join("; "),
     },
     {
       name: "firehose: every Direct PUT record ends in a newline (NDJSON)",
       passed: Object.values(fhStats).every((s) => s.recordsWithoutNewline === 0),
       expected: 0,
       actual: Object.fromEntries(Object.entries(fhStats).map(([n, s]) => [n, s.recordsWithoutNewline])),
+      summary: `${Object.values(fhStats).reduce((n, s) => n + s.recordsWithoutNewline, 0)} records without a trailing newline`,
     },
     {
       name: "windows: none left open in the table",
