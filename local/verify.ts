@@ -311,7 +311,10 @@ export async function verify(engine: QueryEngine, expected: ExpectedFile, option
   }
   const actualTree = [...tree].map(([device_id, t]) => ({ device_id, ...t })).sort((a, b) => (a.device_id < b.device_id ? -1 : 1));
   const expectedTree = [...expected.athena.treemap].sort((a, b) => (a.device_id < b.device_id ? -1 : 1));
-  checks.push(equal("athena: tree map sums per device_id", expectedTree, actualTree));
+  const treeCheck = equal("athena: tree map sums per device_id", expectedTree, actualTree);
+  treeCheck.summary = actualTree.map((t) => `${t.device_id} ${t.sum_duration_sec} s / ${t.sum_events} events`).join(", ") || "no rows";
+  if (!treeCheck.passed) treeCheck.summary = `expected ${expectedTree.map((t) => `${t.device_id} ${t.sum_duration_sec} s / ${t.sum_events} events`).join(", ")}; found ${treeCheck.summary}`;
+  checks.push(treeCheck);
 
   // --- malformed at the error output ---
   if (options.skipRejected) {
@@ -329,7 +332,10 @@ export async function verify(engine: QueryEngine, expected: ExpectedFile, option
       byReason[reason] = (byReason[reason] ?? 0) + 1;
     }
     checks.push(equal("counts: rejected records at the error output = malformed", expected.counts.malformed, seen.size));
-    checks.push(equal("malformed: rejected records by reason", sortKeys(expected.malformed_by_reason), sortKeys(byReason)));
+    const reasons = equal("malformed: rejected records by reason", sortKeys(expected.malformed_by_reason), sortKeys(byReason));
+    const fmt = (o: Record<string, number>) => Object.entries(o).map(([k, n]) => `${k} ${n}`).join(", ") || "none";
+    reasons.summary = reasons.passed ? fmt(byReason) : `expected ${fmt(sortKeys(expected.malformed_by_reason))}; found ${fmt(sortKeys(byReason))}`;
+    checks.push(reasons);
   }
 
   checks.push(...(options.extraChecks ?? []));
