@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { emulatedStateOverride, offlineProviderOverride, outputFixtures, PROVIDER_SERVICES, providerVersionOverride, referencedResources } from "../scripts/tf-overrides";
 import { findProviderMirror, writeCliConfig } from "../scripts/tf-terraform";
@@ -75,14 +75,21 @@ describe("finding the provider mirror", () => {
     else process.env.TF_PROVIDER_MIRROR = saved;
   });
 
-  test("TF_PROVIDER_MIRROR names an unpacked mirror; its versions are listed", () => {
-    const root = path.join(SCRATCH, "fake-mirror");
-    const dir = path.join(root, "registry.terraform.io", "hashicorp", "aws", "5.100.0", "linux_amd64");
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, "terraform-provider-aws_v5.100.0_x5"), "");
-    process.env.TF_PROVIDER_MIRROR = root;
-    expect(findProviderMirror()).toEqual({ root, versions: ["5.100.0"] });
-    process.env.TF_PROVIDER_MIRROR = path.join(SCRATCH, "no-such-mirror");
-    expect(findProviderMirror()).toBeUndefined();
+  test("TF_PROVIDER_MIRROR names an unpacked mirror; only versions with an executable provider count", () => {
+    const root = mkdtempSync(path.join(SCRATCH, "fake-mirror-"));
+    const platform = `${process.platform}_${process.arch === "x64" ? "amd64" : process.arch}`;
+    const dir = (v: string) => path.join(root, "registry.terraform.io", "hashicorp", "aws", v, platform);
+    try {
+      mkdirSync(dir("5.100.0"), { recursive: true });
+      writeFileSync(path.join(dir("5.100.0"), "terraform-provider-aws_v5.100.0_x5"), Buffer.alloc(1_000_001), { mode: 0o755 });
+      mkdirSync(dir("5.99.0"), { recursive: true });
+      writeFileSync(path.join(dir("5.99.0"), "terraform-provider-aws_v5.99.0_x5"), "not a binary", { mode: 0o644 });
+      process.env.TF_PROVIDER_MIRROR = root;
+      expect(findProviderMirror()).toEqual({ root, versions: ["5.100.0"] });
+      process.env.TF_PROVIDER_MIRROR = path.join(SCRATCH, "no-such-mirror");
+      expect(findProviderMirror()).toBeUndefined();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 
 /**
@@ -26,8 +26,9 @@ export function terraformVersion(terraform: string): string {
 
 /**
  * The root of a filesystem mirror holding `registry.terraform.io/hashicorp/aws/<version>/<os_arch>/`,
- * found at run time (`TF_PROVIDER_MIRROR` overrides). The search skips pseudo file systems and
- * node_modules. Returns the mirror root and the versions it has.
+ * found at run time (`TF_PROVIDER_MIRROR` overrides). The search skips pseudo file systems,
+ * node_modules, `.terraform` working folders and scratch. Returns the mirror root and the
+ * versions with an executable provider for this platform.
  */
 export function findProviderMirror(): { root: string; versions: string[] } | undefined {
   const fromEnv = process.env.TF_PROVIDER_MIRROR;
@@ -40,7 +41,9 @@ export function findProviderMirror(): { root: string; versions: string[] } | und
         "find",
         [
           "/",
-          "(", "-path", "/proc", "-o", "-path", "/sys", "-o", "-path", "/dev", "-o", "-name", "node_modules", "-o", "-name", ".git", ")", "-prune",
+          // Pseudo file systems, dependency trees, and working copies (a stack's .terraform/providers, this check's own folder, scratch).
+          "(", "-path", "/proc", "-o", "-path", "/sys", "-o", "-path", "/dev", "-o", "-name", "node_modules", "-o", "-name", ".git",
+          "-o", "-name", ".terraform", "-o", "-name", ".tf-check", "-o", "-name", ".tmp", ")", "-prune",
           "-o", "-path", "*registry.terraform.io/hashicorp/aws/*", "-name", "terraform-provider-aws_*", "-print",
         ],
         { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], maxBuffer: 16 * 1024 * 1024 },
@@ -54,10 +57,20 @@ export function findProviderMirror(): { root: string; versions: string[] } | und
       if (i > 0 && line.slice(i).split("/").length === 7) roots.add(line.slice(0, i));
     }
   }
+  // A usable mirror holds an executable provider binary (a search can also meet copies,
+  // test fixtures or partial downloads: skip those).
   for (const root of roots) {
     const versionsDir = path.join(root, "registry.terraform.io", "hashicorp", "aws");
     if (!existsSync(versionsDir)) continue;
-    const versions = readdirSync(versionsDir);
+    const versions = readdirSync(versionsDir).filter((v) => {
+      const platformDir = path.join(versionsDir, v, `${process.platform}_${process.arch === "x64" ? "amd64" : process.arch}`);
+      if (!existsSync(platformDir)) return false;
+      return readdirSync(platformDir).some((f) => {
+        if (!f.startsWith("terraform-provider-aws_")) return false;
+        const st = statSync(path.join(platformDir, f));
+        return st.isFile() && (st.mode & 0o111) !== 0 && st.size > 1_000_000;
+      });
+    });
     if (versions.length > 0) return { root, versions: versions.sort() };
   }
   return undefined;
