@@ -202,3 +202,13 @@ test("the Athena scope: partition predicate over the run's hours and the duratio
   expect(sql).toContain("GROUP BY duration_sec");
   expect(scopedDurationQuery(undefined)).toBe(readFileSync(path.join(__dirname, "..", "sql", "sessions_by_duration.sql"), "utf8").trim());
 });
+
+test("the local raw check: the raw lake as the multiset of the acknowledged payloads", async () => {
+  const { rawLakeCheck } = await import("../local/pipeline");
+  const events = path.join(dir, "events.ndjson");
+  writeFileSync(events, RAW_LINES.map((data) => JSON.stringify({ arrival: now.toISOString(), data, partition_key: "1" })).join("\n") + "\n");
+  const rawDir = path.join(lakeDir, layout.rawdata);
+  expect(rawLakeCheck(events, rawDir)).toMatchObject({ passed: true, actual: { records: 13, missing: 0, unexpected: 0 } });
+  writeFileSync(events, [...RAW_LINES, "lost"].map((data) => JSON.stringify({ arrival: now.toISOString(), data, partition_key: "1" })).join("\n") + "\n");
+  expect(rawLakeCheck(events, rawDir)).toMatchObject({ passed: false, actual: { records: 13, missing: 1, first_missing: ["lost"] } });
+});

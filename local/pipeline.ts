@@ -2,7 +2,7 @@ import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ScanCommand, 
 import { CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient } from "@aws-sdk/client-kinesis";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from "aws-lambda";
-import { appendFileSync, createWriteStream, mkdirSync, rmSync, writeFileSync, type WriteStream } from "node:fs";
+import { appendFileSync, createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, type WriteStream } from "node:fs";
 import * as path from "node:path";
 import { format } from "node:util";
 import { loadConfig } from "../config/load";
@@ -246,6 +246,53 @@ export async function countOpenWindows(dynamo: DynamoDBClient, table: string): P
     if (!start) break;
   }
   return n;
+}
+
+/** Every object under a folder (recursively). */
+function objectsUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const p = path.join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...objectsUnder(p));
+    else out.push(p);
+  }
+  return out;
+}
+
+/** The raw lake holds exactly the acknowledged payloads (events.ndjson), byte for byte, as a multiset. */
+export function rawLakeCheck(eventsFile: string, rawDir: string): Check {
+  const name = "raw: the raw lake holds every acknowledged payload, byte for byte";
+  if (!existsSync(eventsFile)) return { name, passed: true, expected: null, actual: null, summary: `skipped: no ${eventsFile}` };
+  const tally = new Map<string, number>();
+  let sent = 0;
+  for (const line of readFileSync(eventsFile, "utf8").split("\n")) {
+    if (!line) continue;
+    const data = (JSON.parse(line) as { data: string }).data;
+    tally.set(data, (tally.get(data) ?? 0) + 1);
+    sent++;
+  }
+  let found = 0;
+  let unexpectedCount = 0;
+  const unexpected: string[] = [];
+  for (const file of objectsUnder(rawDir)) {
+    const text = readFileSync(file, "utf8");
+    const records = text.endsWith("\n") ? text.slice(0, -1).split("\n") : text.split("\n");
+    for (const r of records) {
+      found++;
+      const n = tally.get(r);
+      if (n) tally.set(r, n - 1);
+      else if (unexpectedCount++ < 5) unexpected.push(r);
+    }
+  }
+  const missing = [...tally].filter(([, n]) => n > 0).flatMap(([d, n]) => Array<string>(n).fill(d));
+  return {
+    name,
+    passed: missing.length === 0 && unexpectedCount === 0 && found === sent,
+    expected: { records: sent },
+    actual: { records: found, missing: missing.length, unexpected: unexpectedCount, first_missing: missing.slice(0, 5), first_unexpected: unexpected },
+    summary: `${sent} acknowledged, ${found} in the raw lake (${missing.length} missing, ${unexpectedCount} unexpected)`,
+  };
 }
 
 export async function runLocalPipeline(options: LocalPipelineOptions): Promise<LocalRunResult> {
@@ -545,6 +592,7 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
       summary: `max ${maxLagMs} ms (grace ${graceSeconds * 1000} ms; a longer lag lets the sweeper close a window before a record that arrived in time is applied)`,
     },
   ];
+  extraChecks.unshift(rawLakeCheck(path.join(path.dirname(expectedFile), "events.ndjson"), path.join(lakeDir, layout.rawdata)));
   const lake = await LocalLake.open(lakeDir, layout);
   let report: Report;
   try {
