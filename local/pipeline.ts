@@ -154,10 +154,11 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** The environment the handlers read, set for the run and put back afterwards. */
 class Environment {
   private readonly saved = new Map<string, string | undefined>();
-  set(vars: Record<string, string>): void {
+  set(vars: Record<string, string | undefined>): void {
     for (const [k, v] of Object.entries(vars)) {
       if (!this.saved.has(k)) this.saved.set(k, process.env[k]);
-      process.env[k] = v;
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
     }
   }
   restore(): void {
@@ -420,7 +421,9 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
       AWS_DEFAULT_REGION: config.region,
       AWS_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,
-      AWS_SESSION_TOKEN: "",
+      // the emulators' credentials only: nothing from a profile or a session
+      AWS_SESSION_TOKEN: undefined,
+      AWS_PROFILE: undefined,
       AWS_EC2_METADATA_DISABLED: "true",
       AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
       AWS_ENDPOINT_URL_FIREHOSE: firehose.endpoint,
@@ -436,8 +439,6 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
         }),
       ),
     });
-    delete process.env.AWS_SESSION_TOKEN;
-    delete process.env.AWS_PROFILE;
     const sessionizerModule = await import("../functions/sessionizer/handler");
     const sweeperModule = await import("../functions/sweeper/handler");
     sessionizerModule.resetSessionizer();
