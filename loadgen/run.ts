@@ -499,11 +499,11 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
     for (const [k, f] of lateKeys) if (f < horizon) lateKeys.delete(k);
   };
 
-  let writeChain: Promise<void> = Promise.resolve();
-  const writeLines = (batch: EventLine[]): void => {
+  /** Appends lines; waits for the file to drain when its buffer is full (the listener is attached before anything can drain). */
+  const writeLines = async (batch: EventLine[]): Promise<void> => {
     if (batch.length === 0) return;
     const text = batch.map((l) => JSON.stringify(l)).join("\n") + "\n";
-    if (!writer.write(text)) writeChain = writeChain.then(() => once(writer, "drain").then(() => undefined));
+    if (!writer.write(text)) await once(writer, "drain");
   };
 
   let lastProgress = 0;
@@ -616,7 +616,7 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
         if (outcome.fatal) fatal = outcome.fatal;
       }
       for (const l of acked) lines.push(l);
-      writeLines(acked);
+      await writeLines(acked);
       if (batches % 2000 === 0) pruneKeys(now);
       progress(generationOpen ? "sending" : "draining");
       if (fatal) break;
@@ -627,7 +627,6 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
     const wake = Math.max(nextDue, entries.length > 0 ? now + o.lingerMs : nextDue);
     const current = clock.now();
     await clock.sleep(Math.max(wake - current, entries.length > 0 || nextDue > current ? 0 : 1), signal);
-    await writeChain;
     if (clock.simulated && Date.now() - lastYield > 50) {
       // a dry run only awaits resolved promises: let timers and signals (Ctrl-C) in now and then
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -639,7 +638,6 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
   generationOpen = false;
   const unsent = heap.items().filter((i) => i.issued).length;
 
-  await writeChain;
   await new Promise<void>((resolve, reject) => {
     writer.once("error", reject);
     writer.end(() => resolve());
