@@ -221,6 +221,7 @@ async function main(): Promise<void> {
 
 /** The table Terraform made in dynalite against the definition the functions and the local pipeline use. */
 async function compareWindowTable(endpoint: string, config: SessionizationConfig): Promise<string> {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true"; // the lockfile pins the SDK (NOTES)
   const { DynamoDBClient, DescribeTableCommand } = await import("@aws-sdk/client-dynamodb");
   const client = new DynamoDBClient({ endpoint, region: config.region, credentials: { accessKeyId: "local", secretAccessKey: "local" } });
   const want = windowTableDefinition(`${config.namePrefix}-windows`);
