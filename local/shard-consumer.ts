@@ -67,7 +67,7 @@ class Waker {
   }
 }
 
-/** One shard's reading position. `caughtUp` is true once a read found nothing new. */
+/** One shard's reading position; `lastReadEmptyAt` is when a read last found nothing new. */
 export class ShardCursor {
   private iterator?: string;
   /** Set when the next read must restart at a position (after a failure or a checkpoint). */
@@ -141,7 +141,6 @@ export interface ShardProgress {
   recordsToDlq: number;
   checkpoint?: string;
   inFlight: boolean;
-  caughtUp: boolean;
 }
 
 /** The on-failure destination record Lambda sends for a Kinesis batch (SQS/SNS/S3 shape). */
@@ -255,7 +254,7 @@ abstract class ShardLoops {
     const deadline = since + timeoutMs;
     for (const w of this.wakers) w.poke();
     while (Date.now() < deadline) {
-      if (this.cursors.every((c, i) => c.closed || (c.lastReadEmptyAt >= since && this.idle(i)))) return;
+      if (this.cursors.every((c, i) => c.closed || (c.lastReadEmptyAt >= since && c.millisBehind === 0 && this.idle(i)))) return;
       await sleep(50);
     }
     throw new Error(`the stream's shards were not drained within ${timeoutMs} ms`);
@@ -332,7 +331,7 @@ export class EventSourceMapping extends ShardLoops {
   }
 
   protected async run(cursor: ShardCursor, waker: Waker, i: number): Promise<void> {
-    const p: ShardProgress = { shardId: cursor.shardId, recordsRead: 0, recordsDone: 0, batches: 0, retries: 0, bisections: 0, recordsToDlq: 0, inFlight: false, caughtUp: false };
+    const p: ShardProgress = { shardId: cursor.shardId, recordsRead: 0, recordsDone: 0, batches: 0, retries: 0, bisections: 0, recordsToDlq: 0, inFlight: false };
     this.progress[i] = p;
     const { batchSize, batchingWindowSeconds } = this.options;
     let readFailures = 0;
@@ -411,11 +410,11 @@ export class EventSourceMapping extends ShardLoops {
         lastError = (err as Error)?.stack ?? String(err);
       }
       if (failedAt < 0) {
-        this.checkpoint(cursor, remaining[remaining.length - 1], p, remaining.length);
+        this.checkpoint(remaining[remaining.length - 1], p, remaining.length);
         return;
       }
       if (failedAt > 0) {
-        this.checkpoint(cursor, remaining[failedAt - 1], p, failedAt);
+        this.checkpoint(remaining[failedAt - 1], p, failedAt);
         remaining = remaining.slice(failedAt);
       }
       if (functionError && this.options.bisectBatchOnFunctionError !== false && remaining.length > 1 && !this.stopping) {
@@ -432,7 +431,7 @@ export class EventSourceMapping extends ShardLoops {
         if (!retriesLeft) {
           await this.sendToDlq(cursor.shardId, remaining, attempts, lastError);
           p.recordsToDlq += remaining.length;
-          this.checkpoint(cursor, remaining[remaining.length - 1], p, 0);
+          this.checkpoint(remaining[remaining.length - 1], p, 0);
         } else {
           // Stopping: leave the records unacknowledged, as a Lambda would on shutdown.
           cursor.seekTo("AT_SEQUENCE_NUMBER", remaining[0].SequenceNumber as string);
@@ -445,10 +444,10 @@ export class EventSourceMapping extends ShardLoops {
     }
   }
 
-  private checkpoint(cursor: ShardCursor, last: _Record, p: ShardProgress, done: number): void {
+  /** Records the shard's checkpoint (in memory: the local mapping's lease table). */
+  private checkpoint(last: _Record, p: ShardProgress, done: number): void {
     p.checkpoint = last.SequenceNumber;
     p.recordsDone += done;
-    void cursor;
   }
 
   private async sendToDlq(shardId: string, records: _Record[], attempts: number, lastError: string): Promise<void> {
