@@ -147,7 +147,7 @@ export async function main(argv: string[]): Promise<number> {
       [
         "",
         `settings: W ${s.windowSeconds} s, ${s.shards} shards, batch ${s.batchSize} / ${s.batchingWindowSeconds} s window, sweep every ${s.sweepIntervalMs} ms with ${s.graceSeconds} s grace, Firehose buffer ${s.bufferIntervalSeconds} s / ${s.bufferSizeMB} MB`,
-        `time: ${(t.totalMs / 1000).toFixed(1)} s in all (start ${(t.startMs / 1000).toFixed(1)}, load ${(t.loadMs / 1000).toFixed(1)}, drain ${(t.drainMs / 1000).toFixed(1)}, windows closing ${(t.closeMs / 1000).toFixed(1)}, verify ${(t.verifyMs / 1000).toFixed(1)}); ${Math.round(result.stats.acknowledged / (t.totalMs / 1000))} events/s end to end`,
+        `time: ${(t.totalMs / 1000).toFixed(1)} s in all (start ${(t.startMs / 1000).toFixed(1)}, load ${(t.loadMs / 1000).toFixed(1)}, drain ${(t.drainMs / 1000).toFixed(1)}, windows closing ${(t.closeMs / 1000).toFixed(1)}, verify ${(t.verifyMs / 1000).toFixed(1)}); ${Math.round(result.stats.acknowledged / (t.totalMs / 1000))} events/s end to end (the load is paced by --rate)`,
         `work: ${result.stats.invocations} sessionizer invocations (${result.stats.retries} retries, ${result.stats.bisections} bisections, ${result.stats.recordsToDlq} records dead-lettered), ${result.stats.sweeps} sweeps (${result.stats.sweepFailures} failed), max lag ${result.stats.maxLagMs} ms, ${result.stats.functionErrors} function error log lines`,
         `files: lake ${rel(result.lakeDir)}, report ${rel(result.reportFile)}, expected ${rel(result.expectedFile)}, function logs ${rel(path.join(o.out, "logs", "functions.log"))}`,
         "",
