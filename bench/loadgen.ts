@@ -15,12 +15,12 @@ import { CreateStreamCommand, PutRecordsCommand, waitUntilStreamExists, type Kin
 import { makeKinesisClient, runLoad } from "../loadgen/run";
 
 const count = Number(process.argv[2] ?? 100_000);
-// kinesalite allows 100 shards in all: three streams of 32 (the limiter allows 32 × 950 rec/s, far above the emulator)
-const SHARDS = 32;
+// kinesalite allows 100 shards in all: four streams of 24 (the limiter allows 24 × 950 rec/s, above the emulator)
+const SHARDS = 24;
 const tmp = path.resolve(__dirname, "../.tmp/bench-loadgen");
 
 async function startEmulator(): Promise<{ endpoint: string; stop(): Promise<void> }> {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "loadgen-emulator.ts")], {
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(__dirname, "../loadgen/kinesalite.ts")], {
     stdio: ["pipe", "pipe", "inherit"],
     cwd: path.resolve(__dirname, ".."),
   });
@@ -79,38 +79,45 @@ async function main() {
     const before = await minimalLoop(client, "bench-minimal-1", payloads);
     console.log(`minimal PutRecords loop (500/call, sequential), before: ${Math.round(before)} records/s`);
 
-    // 2. the load generator, real time, into the same kinesalite
-    const push = await runLoad({
-      endpoint: emulator.endpoint,
-      stream: "bench-loadgen",
-      createStream: true,
-      shards: SHARDS,
-      users: 5000,
-      rate: 1_000_000,
-      events: count,
-      lateFraction: 0,
-      out: path.join(tmp, "push"),
-    });
-    if (push.counts.failed) throw new Error(`push: ${push.counts.failed} failed`);
-    const pushRate = push.wallRatePerSecond;
-    console.log(
-      `loadgen push to kinesalite (${push.counts.acknowledged} events, ${push.calls} calls, ${SHARDS} shards): ${Math.round(pushRate)} events/s`,
-    );
+    // 2. the load generator, real time, into the same kinesalite: one call at a time (as the
+    //    minimal loop) and with its default of 2 calls in flight
+    const pushes: Record<string, { rate: number; calls: number; maxCallMs: number | null }> = {};
+    for (const concurrency of [1, 2]) {
+      const push = await runLoad({
+        endpoint: emulator.endpoint,
+        stream: `bench-loadgen-${concurrency}`,
+        createStream: true,
+        shards: SHARDS,
+        users: 5000,
+        rate: 1_000_000,
+        events: count,
+        lateFraction: 0,
+        concurrency,
+        out: path.join(tmp, `push-${concurrency}`),
+      });
+      if (push.counts.failed) throw new Error(`push: ${push.counts.failed} failed`);
+      pushes[concurrency] = { rate: push.wallRatePerSecond, calls: push.calls, maxCallMs: push.maxCallMs };
+      console.log(
+        `loadgen push to kinesalite (${push.counts.acknowledged} events, ${push.calls} calls, ${SHARDS} shards, ` +
+          `${concurrency} call(s) in flight): ${Math.round(push.wallRatePerSecond)} events/s (slowest call ${push.maxCallMs} ms)`,
+      );
+    }
 
     // 3b. minimal loop, after
     const after = await minimalLoop(client, "bench-minimal-2", payloads);
     console.log(`minimal PutRecords loop, after: ${Math.round(after)} records/s`);
     const floor = (before + after) / 2;
-    const ratio = pushRate / floor;
-    console.log(`ratio push / minimal loop: ${ratio.toFixed(2)}`);
+    const ratio1 = pushes[1].rate / floor;
+    const ratio2 = pushes[2].rate / floor;
+    console.log(`ratio push / minimal loop: ${ratio1.toFixed(2)} (1 call in flight), ${ratio2.toFixed(2)} (2, the default)`);
     console.log(
       JSON.stringify({
         events: count,
         generation_events_per_s: Math.round(genRate),
-        push_events_per_s: Math.round(pushRate),
+        push_events_per_s: { concurrency_1: Math.round(pushes[1].rate), concurrency_2: Math.round(pushes[2].rate) },
         minimal_loop_records_per_s: { before: Math.round(before), after: Math.round(after) },
-        ratio: Number(ratio.toFixed(3)),
-        push_max_call_ms: push.maxCallMs,
+        ratio: { concurrency_1: Number(ratio1.toFixed(3)), concurrency_2: Number(ratio2.toFixed(3)) },
+        push_max_call_ms: { concurrency_1: pushes[1].maxCallMs, concurrency_2: pushes[2].maxCallMs },
       }),
     );
   } finally {

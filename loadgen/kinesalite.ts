@@ -1,14 +1,33 @@
 /**
- * kinesalite in its own process for bench/loadgen.ts (so the load generator and the emulator
- * do not share one event loop): prints `{"endpoint": …}` on stdout, stops when stdin closes.
+ * kinesalite on 127.0.0.1 for trying the load generator against an emulator:
+ *   npx tsx loadgen/kinesalite.ts [port]     (default: a free port)
+ * prints `{"endpoint": "http://127.0.0.1:<port>"}` on stdout and runs until stdin closes,
+ * SIGINT or SIGTERM. Then: npm run loadgen -- --endpoint <endpoint> --create-stream …
+ * (bench/loadgen.ts runs it as a child process, so the emulator has its own event loop.)
  */
 import { startKinesalite } from "../local/emulators";
 
-startKinesalite().then((k) => {
-  process.stdout.write(JSON.stringify({ endpoint: k.endpoint }) + "\n");
-  const stop = () => void k.stop().then(() => process.exit(0));
-  process.stdin.on("end", stop);
-  process.stdin.on("close", stop);
-  process.stdin.resume();
-  process.on("SIGTERM", stop);
-});
+const port = Number(process.argv[2] ?? 0);
+
+startKinesalite(port).then(
+  (k) => {
+    process.stdout.write(JSON.stringify({ endpoint: k.endpoint }) + "\n");
+    let stopping = false;
+    const stop = () => {
+      if (stopping) return;
+      stopping = true;
+      void k.stop().then(() => process.exit(0));
+    };
+    if (!process.stdin.isTTY) {
+      process.stdin.on("end", stop);
+      process.stdin.on("close", stop);
+      process.stdin.resume();
+    }
+    process.on("SIGTERM", stop);
+    process.on("SIGINT", stop);
+  },
+  (err: Error) => {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
+  },
+);

@@ -46,6 +46,8 @@ export interface LoadOptions {
   retryMaxDelayMs?: number;
   /** Minimum time between two calls that are not full, ms (default 25). */
   lingerMs?: number;
+  /** PutRecords calls in flight at once (default 2); a user never has records in two of them. */
+  concurrency?: number;
   /** Create the stream (with `shards` shards, default the config's) if it does not exist: for emulators. */
   createStream?: boolean;
   /** client_timestamp form: `seed` (`2018-11-02 19:36:39.427`, UTC), `iso` (with Z) or `epoch` (ms). */
@@ -81,6 +83,7 @@ export interface ResolvedOptions {
   readonly retryBaseDelayMs: number;
   readonly retryMaxDelayMs: number;
   readonly lingerMs: number;
+  readonly concurrency: number;
   readonly createStream: boolean;
   readonly timestampFormat: "seed" | "iso" | "epoch";
   readonly maxLagMs: number;
@@ -119,6 +122,7 @@ const optionsSchema = z.object({
   retryBaseDelayMs: z.number().min(0).optional(),
   retryMaxDelayMs: z.number().min(0).optional(),
   lingerMs: z.number().min(0).max(10_000).optional(),
+  concurrency: positiveInt.max(64).optional(),
   createStream: z.boolean().optional(),
   timestampFormat: z.enum(["seed", "iso", "epoch"]).optional(),
   maxLagMs: z.number().int().min(0).max(60_000).optional(),
@@ -169,6 +173,7 @@ export function resolveOptions(input: LoadOptions): ResolvedOptions {
     retryBaseDelayMs: o.retryBaseDelayMs ?? DEFAULT_RETRY.baseDelayMs,
     retryMaxDelayMs: o.retryMaxDelayMs ?? DEFAULT_RETRY.maxDelayMs,
     lingerMs: o.lingerMs ?? 25,
+    concurrency: o.concurrency ?? 2,
     createStream: o.createStream ?? false,
     timestampFormat: o.timestampFormat ?? "seed",
     maxLagMs,

@@ -69,7 +69,7 @@ export interface PutOutcome<T> {
   readonly attempts: number;
   /** Entries sent again. */
   readonly retried: number;
-  /** Wall-clock duration of each call, ms. */
+  /** Duration of each call from its recorded send time to its answer, ms. */
   readonly callMs: number[];
   /** A non-retryable whole-call error (e.g. the stream does not exist); the run should stop. */
   readonly fatal?: Error;
@@ -88,6 +88,10 @@ export interface PutBatchOptions<T> extends Partial<RetryOptions> {
   readonly signal?: AbortSignal;
   /** Before each attempt (e.g. to wait for rate-limiter tokens). */
   readonly beforeAttempt?: (items: readonly T[], attempt: number) => Promise<void>;
+  /** The send time to record for the first attempt (when the caller stamped the records already); default now(). */
+  readonly firstAttemptAt?: number;
+  /** Told the send time of each attempt before it is made. */
+  readonly onAttempt?: (t: number, attempt: number) => void;
 }
 
 class RetryLater extends Error {}
@@ -116,7 +120,8 @@ export async function putBatch<T>(opts: PutBatchOptions<T>): Promise<PutOutcome<
     attempts++;
     if (attempts > 1) retried += pending.length;
     if (opts.beforeAttempt) await opts.beforeAttempt(pending, attempts);
-    const t = now();
+    const t = attempts === 1 && opts.firstAttemptAt !== undefined ? opts.firstAttemptAt : now();
+    opts.onAttempt?.(t, attempts);
     const items: T[] = [];
     const records: OutRecord[] = [];
     let bytes = 0;
@@ -140,7 +145,8 @@ export async function putBatch<T>(opts: PutBatchOptions<T>): Promise<PutOutcome<
     }
     pending = [];
     if (records.length === 0) return;
-    const started = Date.now();
+    // the call's duration is counted from the recorded send time: it bounds how far the arrival is from it
+    const started = t;
     let result: PutRecordsResultEntry[];
     try {
       const out = await opts.client.send(
@@ -151,7 +157,7 @@ export async function putBatch<T>(opts: PutBatchOptions<T>): Promise<PutOutcome<
       );
       result = out.Records ?? [];
     } catch (err) {
-      callMs.push(Date.now() - started);
+      callMs.push(now() - started);
       const e = err as Error;
       if (!isRetryableCallError(err)) {
         fatal = e;
@@ -162,7 +168,7 @@ export async function putBatch<T>(opts: PutBatchOptions<T>): Promise<PutOutcome<
       lastFailure = new Map(items.map((i) => [i, { code: e.name || "Error", message: e.message }]));
       throw new RetryLater();
     }
-    callMs.push(Date.now() - started);
+    callMs.push(now() - started);
     const next = new Map<T, { code: string; message: string }>();
     items.forEach((item, i) => {
       const entry = result[i];

@@ -47,8 +47,9 @@ export type { EventLine, Expected } from "./expected";
  *   t < first_send(k) + W − margin; otherwise it waits until its client timestamp has moved
  *   into the next bucket (at most margin + lag later) and becomes a record of the next key;
  * - a late record of k is sent at t ≥ first_send(k) + W + margin (one per key);
- * - a user has at most one record in a call and calls are sequential, so a user's records
- *   arrive in send order (Kinesis does not promise order inside one PutRecords call);
+ * - a user has at most one record in all the calls in flight, and its next record is generated
+ *   only after the previous one was acknowledged, so a user's records arrive in send order
+ *   (Kinesis does not promise order inside one PutRecords call);
  * - a retried record is stamped again at its new attempt (the failed attempt stored nothing).
  */
 
@@ -406,7 +407,7 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
   };
 
   /** Takes the records due now into one call. */
-  const collect = (now: number): { entries: Entry[]; full: boolean; blockedUntil: number } => {
+  const collect = (now: number, busy: ReadonlySet<UserState>): { entries: Entry[]; full: boolean; blockedUntil: number } => {
     let blockedUntil = -Infinity;
     const entries: Entry[] = [];
     const inCall = new Set<UserState>();
@@ -422,7 +423,7 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
       if (item.due > now) break;
       heap.pop();
       const user = item.user;
-      if (inCall.has(user)) {
+      if (inCall.has(user) || busy.has(user)) {
         setAside.push(item);
         continue;
       }
@@ -550,25 +551,39 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
   };
 
   // --- the loop ------------------------------------------------------------------------------
-  loopWallStart = Date.now();
-  let batches = 0;
-  let lastYield = Date.now();
-  while (!signal?.aborted && heap.size > 0) {
-    const now = clock.now();
-    generating();
-    const { entries, full, blockedUntil } = collect(now);
-    if (entries.length > 0) {
-      calls++;
-      batches++;
-      firstSendAt ??= now;
-      const acked: EventLine[] = [];
-      if (client === undefined) {
-        // dry run: every record is acknowledged at the simulated send time
-        for (const e of entries) acked.push(acknowledge(e, now, e.data));
-        lastSendAt = now;
-      } else {
+  // Up to `concurrency` calls are in flight (one in a dry run). A user has at most one record in
+  // all of them, so its records still arrive in send order. Acknowledged lines are written in
+  // arrival order: a line waits until no call in flight can still produce an earlier one.
+  const concurrency = client === undefined ? 1 : o.concurrency;
+  const busyUsers = new Set<UserState>();
+  interface Flight {
+    attemptAt: number;
+    promise: Promise<void>;
+  }
+  const flights = new Set<Flight>();
+  let buffered: { line: EventLine; at: number; order: number }[] = [];
+  let order = 0;
+
+  const flushLines = async (all: boolean): Promise<void> => {
+    if (buffered.length === 0) return;
+    let watermark = Infinity;
+    if (!all) for (const f of flights) watermark = Math.min(watermark, f.attemptAt);
+    const ready = buffered.filter((b) => b.at <= watermark);
+    if (ready.length === 0) return;
+    buffered = ready.length === buffered.length ? [] : buffered.filter((b) => b.at > watermark);
+    ready.sort((x, y) => x.at - y.at || x.order - y.order);
+    const out = ready.map((b) => b.line);
+    for (const l of out) lines.push(l);
+    await writeLines(out);
+  };
+
+  const launch = (entries: Entry[], now: number, kinesis: KinesisClient): void => {
+    for (const e of entries) busyUsers.add(e.item.user);
+    const flight: Flight = { attemptAt: now, promise: Promise.resolve() };
+    flight.promise = (async () => {
+      try {
         const outcome = await putBatch<Entry>({
-          client,
+          client: kinesis,
           stream: o.stream,
           items: entries,
           maxAttempts: o.maxAttempts,
@@ -576,9 +591,14 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
           maxDelayMs: o.retryMaxDelayMs,
           signal,
           now: () => clock.now(),
-          prepare: (entry, t): OutRecord | null => {
+          // the records were stamped at `now` by collect; a retry stamps them again
+          firstAttemptAt: now,
+          onAttempt: (t) => {
+            flight.attemptAt = t;
+          },
+          prepare: (entry, t, attempt): OutRecord | null => {
             const item = entry.item;
-            if (item.kind === "step") {
+            if (item.kind === "step" && attempt > 1) {
               const s = stamp(item.user, currentStep(item.user), t);
               if (s.kind === "defer") return null;
               entry.data = s.data;
@@ -601,8 +621,9 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
         calls += outcome.attempts - 1;
         retried += outcome.retried;
         for (const ms of outcome.callMs) maxCallMs = Math.max(maxCallMs ?? 0, ms);
+        for (const e of entries) busyUsers.delete(e.item.user);
         for (const a of outcome.acked) {
-          acked.push(acknowledge(a.item, a.sentAt, a.record.data));
+          buffered.push({ line: acknowledge(a.item, a.sentAt, a.record.data), at: a.sentAt, order: order++ });
           lastSendAt = Math.max(lastSendAt, a.sentAt);
         }
         const t = clock.now();
@@ -613,26 +634,79 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
           entry.item.seq = seq++;
           heap.push(entry.item);
         }
-        if (outcome.fatal) fatal = outcome.fatal;
+        if (outcome.fatal) fatal ??= outcome.fatal;
+      } catch (err) {
+        fatal ??= err as Error;
+      } finally {
+        flights.delete(flight);
       }
-      for (const l of acked) lines.push(l);
-      await writeLines(acked);
-      if (batches % 2000 === 0) pruneKeys(now);
-      progress(generationOpen ? "sending" : "draining");
-      if (fatal) break;
-      if (full) continue;
+    })();
+    flights.add(flight);
+  };
+
+  /** Resolves when a call in flight completes or after `ms`. */
+  const waitForFlightOr = async (ms: number): Promise<void> => {
+    const stop = new AbortController();
+    const timer = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+    await Promise.race([...[...flights].map((f) => f.promise), clock.sleep(ms, timer)]);
+    stop.abort();
+  };
+
+  loopWallStart = Date.now();
+  let batches = 0;
+  let lastLaunch = -Infinity;
+  let lastYield = Date.now();
+  for (;;) {
+    if (signal?.aborted || fatal) break;
+    if (heap.size === 0 && flights.size === 0) break;
+    const now = clock.now();
+    generating();
+    let blockedUntil = -Infinity;
+    let launched = false;
+    let full = false;
+    if (flights.size < concurrency && (flights.size === 0 || now >= lastLaunch + o.lingerMs)) {
+      const collected = collect(now, busyUsers);
+      blockedUntil = collected.blockedUntil;
+      full = collected.full;
+      const entries = collected.entries;
+      if (entries.length > 0) {
+        launched = true;
+        calls++;
+        batches++;
+        firstSendAt ??= now;
+        lastLaunch = now;
+        if (client === undefined) {
+          // dry run: every record is acknowledged at the simulated send time
+          const acked = entries.map((e) => acknowledge(e, now, e.data));
+          lastSendAt = now;
+          for (const l of acked) lines.push(l);
+          await writeLines(acked);
+        } else launch(entries, now, client);
+        if (batches % 2000 === 0) pruneKeys(now);
+      }
     }
-    if (heap.size === 0) break;
-    const nextDue = Math.max((heap.peek() as Item).due, blockedUntil);
-    const wake = Math.max(nextDue, entries.length > 0 ? now + o.lingerMs : nextDue);
-    const current = clock.now();
-    await clock.sleep(Math.max(wake - current, entries.length > 0 || nextDue > current ? 0 : 1), signal);
+    progress(generationOpen ? "sending" : "draining");
+    if (launched && full && flights.size < concurrency) continue;
+    if (flights.size >= concurrency) {
+      await Promise.race([...flights].map((f) => f.promise));
+    } else if (heap.size > 0 || flights.size > 0) {
+      const nextDue = heap.size > 0 ? Math.max((heap.peek() as Item).due, blockedUntil) : Infinity;
+      const wake = launched || flights.size > 0 ? Math.max(nextDue, lastLaunch + o.lingerMs) : nextDue;
+      const current = clock.now();
+      const ms = Math.max(wake - current, launched && !flights.size ? 0 : 1);
+      if (flights.size > 0) await waitForFlightOr(Number.isFinite(ms) ? ms : 60_000);
+      else await clock.sleep(ms, signal);
+    }
+    await flushLines(false);
     if (clock.simulated && Date.now() - lastYield > 50) {
       // a dry run only awaits resolved promises: let timers and signals (Ctrl-C) in now and then
       await new Promise<void>((resolve) => setImmediate(resolve));
       lastYield = Date.now();
     }
   }
+  // stopped or done: let the calls in flight finish, then write what they acknowledged
+  while (flights.size > 0) await Promise.race([...flights].map((f) => f.promise));
+  await flushLines(true);
   const loopWallMs = Date.now() - loopWallStart;
   const aborted = signal?.aborted ?? false;
   generationOpen = false;
