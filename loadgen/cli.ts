@@ -127,6 +127,7 @@ function summary(r: LoadResult): string {
     `  wrote ${r.eventsPath}`,
     `  wrote ${r.expectedPath}`,
   ];
+  for (const w of r.warnings) lines.push(`  warning: ${w}`);
   for (const f of r.failures.slice(0, 5)) lines.push(`  failed: partition key ${f.partition_key}: ${f.code}: ${f.message}`);
   if (r.aborted) lines.push("  stopped by Ctrl-C: the expectations cover what was acknowledged");
   return lines.join("\n");

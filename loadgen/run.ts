@@ -15,7 +15,7 @@ import { toIso } from "../functions/core/timestamp";
 import { recordBytes, type OutRecord } from "./batch";
 import { RealClock, VirtualClock, type Clock } from "./clock";
 import { computeExpected, type EventLine, type Expected } from "./expected";
-import { MAX_BYTES_PER_CALL, MAX_RECORDS_PER_CALL } from "./limits";
+import { MAX_BYTES_PER_CALL, MAX_RECORDS_PER_CALL, SHARD_RECORDS_PER_SECOND } from "./limits";
 import {
   SyntheticUser,
   eventPayload,
@@ -104,6 +104,8 @@ export interface LoadResult {
   };
   /** The first 100 final failures. */
   readonly failures: FailedRecord[];
+  /** Things the user should know (e.g. --rate above what the shards take). */
+  readonly warnings: string[];
   readonly aborted: boolean;
   readonly dryRun: boolean;
   readonly options: ResolvedOptions;
@@ -318,6 +320,13 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
   for (const u of users) heap.push(u.item);
 
   const limiter = new Limiter({ rate: o.rate, shards: ranges.length }, clockStart);
+  const warnings: string[] = [];
+  const shardCap = ranges.length * SHARD_RECORDS_PER_SECOND * 0.95;
+  if (o.rate > shardCap) {
+    warnings.push(
+      `--rate ${o.rate} is above what ${ranges.length} shard(s) take (${Math.round(shardCap)} records/s at 95 % of the per-shard quota): the shard quotas hold the rate`,
+    );
+  }
 
   // --- key state ---------------------------------------------------------------------------
   /** Send time of the first acknowledged record of each key. */
@@ -742,6 +751,7 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
       unsent,
     },
     failures,
+    warnings,
     aborted,
     dryRun: o.dryRun,
     options: o,
