@@ -40,6 +40,9 @@ describe.each([
       duration_histogram: naive.histogram,
       treemap: naive.treemap,
     });
+    expect(expected.injected.malformed.map((m) => m.line)).toEqual(naive.malformedLines);
+    expect(expected.injected.malformed.map((m) => m.reason)).toEqual(naive.malformedLines.map((l) => naive.reasonOf[l]));
+    expect(expected.injected.late).toEqual(naive.lateLines);
     expect(expected.window_seconds).toBe(c.window);
     expect(expected.seed).toBe(c.seed);
   });
@@ -148,6 +151,7 @@ describe("computeExpected on hand-made lines", () => {
     ]);
     expect(e.counts).toEqual({ acknowledged: 4, valid: 3, malformed: 1, late: 1, failed: 0 });
     expect(e.malformed_by_reason).toEqual({ invalid_json: 1 });
+    expect(e.injected).toEqual({ malformed: [{ line: 4, reason: "invalid_json" }], late: [{ line: 3, session_id: "170_MOB1767225600" }] });
     expect(e.athena).toEqual({
       row_count: 2,
       rows_with_duration: 1,

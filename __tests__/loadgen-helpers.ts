@@ -86,6 +86,11 @@ export interface NaiveExpected {
   treemap: { device_id: string; sum_duration_sec: number; sum_events: number }[];
   /** The smallest distance (ms) of any join or reopen from the window close that decided it. */
   minDistance: number;
+  /** 1-based lines of the malformed records, and each one's reason. */
+  malformedLines: number[];
+  reasonOf: Record<number, string>;
+  /** Lines that reopened a key's window (late records), with the row's session_id. */
+  lateLines: { line: number; session_id: string }[];
 }
 
 /**
@@ -113,9 +118,14 @@ export function naiveExpected(lines: Line[], windowSeconds: number, arrivalOf: (
   let valid = 0;
   let malformed = 0;
   let minDistance = Infinity;
+  const malformedLines: number[] = [];
+  const reasonOf: Record<number, string> = {};
+  const lateLines: { line: number; session_id: string }[] = [];
   lines.forEach((line, i) => {
     const r = naiveParse(line.data);
     if (!r.ok) {
+      malformedLines.push(i + 1);
+      reasonOf[i + 1] = r.reason;
       malformed++;
       reasons[r.reason] = (reasons[r.reason] ?? 0) + 1;
       return;
@@ -136,6 +146,7 @@ export function naiveExpected(lines: Line[], windowSeconds: number, arrivalOf: (
     if (w) {
       minDistance = Math.min(minDistance, arrival - (w.open + Wms));
       done.push(w);
+      lateLines.push({ line: i + 1, session_id: `${r.user_id}_${r.device_id.slice(0, 3).toUpperCase()}${bucket}` });
     }
     open.set(key, { key, user_id: r.user_id, device_id: r.device_id, bucket, open: arrival, events: 1, first: r.client_event, last: r.client_event, min: r.ts, max: r.ts });
   });
@@ -170,6 +181,9 @@ export function naiveExpected(lines: Line[], windowSeconds: number, arrivalOf: (
     histogram: [...hist].map(([duration_sec, sessions]) => ({ duration_sec, sessions })).sort((a, b) => b.sessions - a.sessions || a.duration_sec - b.duration_sec),
     treemap: [...dev].map(([device_id, s]) => ({ device_id, ...s })).sort((a, b) => a.device_id.localeCompare(b.device_id)),
     minDistance,
+    malformedLines,
+    reasonOf,
+    lateLines,
   };
 }
 

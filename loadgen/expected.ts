@@ -50,6 +50,15 @@ export interface Expected {
     readonly failed: number;
   };
   readonly malformed_by_reason: Partial<Record<RejectReason, number>>;
+  /**
+   * What each injected record produces. `line` is 1-based in events.ndjson. A malformed record goes
+   * to the error output with this reason (and field); a late record opens another window of its key,
+   * so one more row with this session_id.
+   */
+  readonly injected: {
+    readonly malformed: { line: number; reason: RejectReason; field?: string }[];
+    readonly late: { line: number; session_id: string }[];
+  };
   /** The rows the pipeline must produce, sorted by session_id, then beginsession. */
   readonly rows: ExpectedRow[];
   readonly athena: {
@@ -159,6 +168,8 @@ export function computeExpected(lines: readonly EventLine[], windowSeconds: numb
   let maxTs = -Infinity;
   let minDistance = Infinity;
   let uncertain = 0;
+  const injectedMalformed: Expected["injected"]["malformed"] = [];
+  const injectedLate: Expected["injected"]["late"] = [];
 
   lines.forEach((line, i) => {
     const arrival = parseArrival(line, i);
@@ -172,6 +183,8 @@ export function computeExpected(lines: readonly EventLine[], windowSeconds: numb
     if (!parsed.ok) {
       malformedCount++;
       malformed[parsed.rejection.reason] = (malformed[parsed.rejection.reason] ?? 0) + 1;
+      const { reason, field } = parsed.rejection;
+      injectedMalformed.push(field === undefined ? { line: i + 1, reason } : { line: i + 1, reason, field });
       return;
     }
     valid++;
@@ -196,7 +209,10 @@ export function computeExpected(lines: readonly EventLine[], windowSeconds: numb
     }
 
     const emitted = engine.push(event, arrival);
-    if (emitted.length > 0) late++;
+    if (emitted.length > 0) {
+      late++;
+      injectedLate.push({ line: i + 1, session_id: emitted[0].session_id });
+    }
     rows.push(...emitted);
   });
   rows.push(...engine.closeAll());
@@ -223,6 +239,7 @@ export function computeExpected(lines: readonly EventLine[], windowSeconds: numb
       failed: meta.failed ?? 0,
     },
     malformed_by_reason: reasons,
+    injected: { malformed: injectedMalformed, late: injectedLate },
     rows: expectedRows,
     athena: athenaAnswers(expectedRows),
     safety: {
