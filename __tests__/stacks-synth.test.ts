@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { Testing } from "cdktf";
 import { loadConfig } from "../config/load";
 import { DUE_INDEX_NAME, ENV } from "../functions/settings";
-import { windowTableDefinition } from "../functions/adapters/window-table";
+import { WINDOW_TTL_ATTRIBUTE, windowTableDefinition } from "../functions/adapters/window-table";
 import { readSql } from "../modules/athena-view";
 import { DEPLOY_ORDER } from "../stacks/app";
 import { configFile, only, resources, stubFunctionCode, synthesize, useProjectTmp, removeScratch, type SynthesizedApp } from "../stacks/testing";
@@ -108,6 +108,13 @@ describe("the app with config/dev.json and the real handlers", () => {
     expect(table.attribute).toEqual(def.AttributeDefinitions!.map((a) => ({ name: a.AttributeName, type: a.AttributeType })));
     expect(table.global_secondary_index).toEqual([{ name: DUE_INDEX_NAME, hash_key: "sweep_partition", range_key: "closes_at", projection_type: "ALL" }]);
     expect(table.point_in_time_recovery).toEqual({ enabled: true });
+  });
+
+  test("analytics: TTL on the attribute the sweeper's tombstones carry", () => {
+    const table = only(s.analytics, "aws_dynamodb_table");
+    expect(table.ttl).toEqual({ attribute_name: WINDOW_TTL_ATTRIBUTE, enabled: true });
+    // TTL needs no key declaration; open windows (the sparse index) never carry it.
+    expect(table.attribute.map((a: { name: string }) => a.name)).not.toContain(WINDOW_TTL_ATTRIBUTE);
   });
 
   test("analytics: the event source mapping reports partial failures, bisects, is bounded, and dead-letters", () => {
@@ -241,6 +248,7 @@ describe("the app with config/test.json (on-demand stream, 30 s windows, crawler
     expect(env[ENV.windowSeconds]).toBe(String(config.windowSeconds));
     expect(env[ENV.windowSeconds]).toBe("30");
     expect(env[ENV.sweepPartitions]).toBe("4");
+    expect(only(s.analytics, "aws_dynamodb_table").ttl).toEqual({ attribute_name: WINDOW_TTL_ATTRIBUTE, enabled: true });
     for (const alarm of Object.values(s.analytics.resource.aws_cloudwatch_metric_alarm)) {
       expect(alarm.alarm_actions).toEqual(["arn:aws:sns:eu-west-1:123456789012:alerts"]);
     }

@@ -1,7 +1,8 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { emulatedStateOverride, offlineProviderOverride, outputFixtures, PROVIDER_SERVICES, providerVersionOverride, referencedResources } from "../scripts/tf-overrides";
+import { checkWindowTableTtl, emulatedStateOverride, offlineProviderOverride, outputFixtures, PROVIDER_SERVICES, providerVersionOverride, referencedResources } from "../scripts/tf-overrides";
 import { findProviderMirror, writeCliConfig } from "../scripts/tf-terraform";
+import { WINDOW_TTL_ATTRIBUTE } from "../functions/adapters/window-table";
 import { SCRATCH, stubFunctionCode, synthesize, useProjectTmp, removeScratch, type SynthesizedApp } from "../stacks/testing";
 
 /** The override files tf:check writes (the terraform runs themselves are `npm run tf:check`). */
@@ -58,6 +59,15 @@ test("fixtures only for outputs of resources the emulators cannot create, tied t
   expect(value).toContain("aws_kinesis_stream.stream.id");
   expect(value).toContain("arn:aws:kms:us-east-1:000000000000:fixture/stream-key");
   expect(referencedResources("${aws_s3_bucket.data_bucket.arn}/x ${data.terraform_remote_state.a.outputs.b}")).toEqual(["aws_s3_bucket.data_bucket"]);
+});
+
+test("TTL on the window table is checked in the synthesized JSON (dynalite cannot enable it)", () => {
+  expect(checkWindowTableTtl(s.analytics as any)).toContain(`TTL on ${WINDOW_TTL_ATTRIBUTE} enabled`);
+  const without = structuredClone(s.analytics) as any;
+  delete without.resource.aws_dynamodb_table.windows.ttl;
+  expect(() => checkWindowTableTtl(without)).toThrow(new RegExp(`enable TTL on ${WINDOW_TTL_ATTRIBUTE}`));
+  without.resource.aws_dynamodb_table.windows.ttl = { attribute_name: WINDOW_TTL_ATTRIBUTE, enabled: false };
+  expect(() => checkWindowTableTtl(without)).toThrow(/enabled":false/);
 });
 
 test("the CLI config installs only from the mirror", () => {

@@ -23,6 +23,7 @@ import { startDynalite, startKinesalite, startS3rver, type RunningEmulator } fro
 import { windowTableDefinition } from "../functions/adapters/window-table";
 import { buildApp, DEPLOY_ORDER, PROJECT_ROOT } from "../stacks/app";
 import {
+  checkWindowTableTtl,
   emulatedStateOverride,
   offlineProviderOverride,
   outputFixtures,
@@ -63,10 +64,15 @@ export const EMULATOR_APPLY: Partial<Record<StackName, { targets: string[]; reso
     note: "the Kinesis stream, in kinesalite (without its KMS key)",
   },
   // No stack reads analytics' state; applying the table checks the mapped definition against dynalite.
+  // dynalite has no UpdateContinuousBackups and no UpdateTimeToLive (the provider's create fails with
+  // UnknownOperationException; dynalite's DescribeTimeToLive always answers DISABLED): the emulated
+  // table goes without PITR and with `ttl { enabled = false }` (an override block replaces the
+  // stack's; disabled, the provider makes no UpdateTimeToLive call). checkWindowTableTtl() checks
+  // the synthesized ttl block instead.
   analytics: {
     targets: ["aws_dynamodb_table.windows"],
-    resourceOverride: { resource: { aws_dynamodb_table: { windows: { point_in_time_recovery: { enabled: false } } } } },
-    note: "the DynamoDB window table, in dynalite (without point-in-time recovery)",
+    resourceOverride: { resource: { aws_dynamodb_table: { windows: { point_in_time_recovery: { enabled: false }, ttl: { enabled: false } } } } },
+    note: "the DynamoDB window table, in dynalite (without point-in-time recovery, TTL disabled)",
   },
 };
 const DOWNSTREAM_OF: Record<StackName, StackName[]> = {
@@ -193,7 +199,7 @@ async function main(): Promise<void> {
         write(path.join(dir, "check_emulator_override.tf.json"), override);
         await tf(s, "apply", ["apply", "-input=false", "-auto-approve", ...apply.targets.map((t) => `-target=${t}`)], applySummary);
         rmSync(path.join(dir, "check_emulator_override.tf.json"));
-        if (s === "analytics") notes.push(await compareWindowTable(dynamodb.endpoint, config));
+        if (s === "analytics") notes.push(await compareWindowTable(dynamodb.endpoint, config), checkWindowTableTtl(json.analytics));
         notes.push(`${s}: applied ${apply.note}${fixtures.fixtures.length ? `; recorded fixtures for outputs ${fixtures.fixtures.join(", ")}` : ""}`);
       }
     };

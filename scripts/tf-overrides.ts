@@ -5,6 +5,7 @@
  * backend and the `terraform_remote_state` sources pointed at the S3 emulator, and, for the
  * emulator apply of an upstream stack, what the emulators cannot do.
  */
+import { WINDOW_TTL_ATTRIBUTE } from "../functions/adapters/window-table";
 
 export interface SynthesizedStack {
   terraform?: { backend?: Record<string, Record<string, unknown>>; required_providers?: Record<string, unknown> };
@@ -128,4 +129,17 @@ export function outputFixtures(stack: SynthesizedStack, targets: readonly string
     output[name] = { value: targets.length ? `\${${targets[0]}.id == "" ? "${fixture}" : "${fixture}"}` : fixture };
   }
   return { override: Object.keys(output).length ? { output } : {}, fixtures: Object.keys(output) };
+}
+
+/**
+ * TTL on the window table, from the synthesized JSON: dynalite cannot enable TTL (no
+ * UpdateTimeToLive), so the emulator apply drops the block and the check looks at what
+ * `terraform validate` and `plan` accepted instead.
+ */
+export function checkWindowTableTtl(analytics: SynthesizedStack): string {
+  const table = analytics.resource?.aws_dynamodb_table?.windows as { ttl?: { attribute_name?: string; enabled?: boolean } } | undefined;
+  if (table?.ttl?.attribute_name !== WINDOW_TTL_ATTRIBUTE || table.ttl.enabled !== true) {
+    throw new Error(`analytics: the window table must enable TTL on ${WINDOW_TTL_ATTRIBUTE} (the sweeper's tombstones); synthesized ttl: ${JSON.stringify(table?.ttl)}`);
+  }
+  return `analytics: TTL on ${WINDOW_TTL_ATTRIBUTE} enabled in the synthesized table (validated and planned; not applied: dynalite has no UpdateTimeToLive)`;
 }

@@ -8,7 +8,7 @@ import { LambdaFunctionEventInvokeConfig } from "@cdktf/provider-aws/lib/lambda-
 import { LambdaPermission } from "@cdktf/provider-aws/lib/lambda-permission";
 import { SqsQueue } from "@cdktf/provider-aws/lib/sqs-queue";
 import type { SessionizationConfig } from "../config/schema";
-import { windowTableDefinition } from "../functions/adapters/window-table";
+import { WINDOW_TTL_ATTRIBUTE, windowTableDefinition } from "../functions/adapters/window-table";
 import { functionEnvironment, functionSettings } from "../functions/settings";
 import { MetricAlarm } from "../modules/alarms";
 import { dashboardUrl, SessionDashboard } from "../modules/dashboard";
@@ -55,6 +55,9 @@ export class AnalyticsStack extends LayerStack {
       ...dynamodbTableArgs(windowTableDefinition(`${np}-windows`)),
       serverSideEncryption: { enabled: true },
       pointInTimeRecovery: { enabled: true },
+      // Tombstones carry `expires_at` (the sweeper's retire): DynamoDB drops a key's dedupe
+      // positions a day after its last window was emitted. Open windows never carry it.
+      ttl: { attributeName: WINDOW_TTL_ATTRIBUTE, enabled: true },
       deletionProtectionEnabled: false,
     });
 
