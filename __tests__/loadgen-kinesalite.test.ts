@@ -61,10 +61,16 @@ describe("a push to kinesalite", () => {
       window,
       lateFraction: 0.05,
       malformedFraction: 0.03,
+      // two calls in flight: a user's records still arrive in order, lines still in arrival order
+      concurrency: 2,
       out: tmpDir("loadgen-kinesalite"),
     });
     lines = readLines(result.eventsPath);
     stored = await readStream(stream);
+  });
+
+  test("events.ndjson is in arrival (send-time) order", () => {
+    for (let i = 1; i < lines.length; i++) expect(Date.parse(lines[i].arrival)).toBeGreaterThanOrEqual(Date.parse(lines[i - 1].arrival));
   });
 
   test("every acknowledged record is in the stream, byte for byte, and nothing else", () => {

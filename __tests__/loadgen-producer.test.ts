@@ -166,7 +166,7 @@ describe("partial failures", () => {
     });
     const out = tmpDir("loadgen-retry");
     const result = await runLoad(
-      { endpoint: "http://127.0.0.1:1", stream: "s", shards: 2, users: 40, events: 400, rate: 4000, lateFraction: 0, malformedFraction: 0.05, out, maxAttempts: 3, retryBaseDelayMs: 1, retryMaxDelayMs: 4 },
+      { endpoint: "http://127.0.0.1:1", stream: "s", shards: 2, users: 40, events: 400, rate: 4000, lateFraction: 0, malformedFraction: 0.05, out, maxAttempts: 3, retryBaseDelayMs: 1, retryMaxDelayMs: 4, concurrency: 2 },
       { kinesisClient: client() },
     );
     const lines = readLines(result.eventsPath);

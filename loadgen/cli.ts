@@ -46,7 +46,7 @@ export function buildProgram(): Command {
     .option("--dry-run", "no network: simulated send times from --start; the same files")
     .option("--margin <ms>", "safety margin around window boundaries (default clamp(10% of W, 1 s, 10 s), at most W/4)", num("--margin"))
     .option("--max-attempts <n>", "PutRecords attempts per batch, first included", int("--max-attempts"), 8)
-    .option("--concurrency <n>", "PutRecords calls in flight at once (a user never has records in two)", int("--concurrency"), 2)
+    .option("--concurrency <n>", "PutRecords calls in flight at once (a user never has records in two)", int("--concurrency"), 1)
     .addOption(new Option("--timestamp-format <form>", "client_timestamp form").choices(["seed", "iso", "epoch"]).default("seed"))
     .option("--json", "print the result summary as JSON on stdout")
     .option("--no-progress", "no progress output")

@@ -46,7 +46,7 @@ export interface LoadOptions {
   retryMaxDelayMs?: number;
   /** Minimum time between two calls that are not full, ms (default 25). */
   lingerMs?: number;
-  /** PutRecords calls in flight at once (default 2); a user never has records in two of them. */
+  /** PutRecords calls in flight at once (default 1); a user never has records in two of them. */
   concurrency?: number;
   /** Create the stream (with `shards` shards, default the config's) if it does not exist: for emulators. */
   createStream?: boolean;
@@ -173,7 +173,7 @@ export function resolveOptions(input: LoadOptions): ResolvedOptions {
     retryBaseDelayMs: o.retryBaseDelayMs ?? DEFAULT_RETRY.baseDelayMs,
     retryMaxDelayMs: o.retryMaxDelayMs ?? DEFAULT_RETRY.maxDelayMs,
     lingerMs: o.lingerMs ?? 25,
-    concurrency: o.concurrency ?? 2,
+    concurrency: o.concurrency ?? 1,
     createStream: o.createStream ?? false,
     timestampFormat: o.timestampFormat ?? "seed",
     maxLagMs,

@@ -176,7 +176,8 @@ interface UserState {
   stepIndex: number;
   /** A step asked to be late but its key had not opened yet: the next possible step is late instead. */
   pendingLate: boolean;
-  readonly item: StepItem;
+  /** The user's next step (reused: a user has one step pending at a time). */
+  item: StepItem;
 }
 
 interface ItemBase {
@@ -306,15 +307,8 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
       maxLagMs: o.maxLagMs,
     });
     const pk = String(userId);
-    const user = {
-      model,
-      pk,
-      shard: shardIndexFor(pk, ranges),
-      session: null,
-      stepIndex: 0,
-      pendingLate: false,
-    } as unknown as UserState;
-    (user as { item: StepItem }).item = { kind: "step", user, due: clockStart + o.maxLagMs + model.firstDelayMs(), seq: seq++, issued: false };
+    const user: UserState = { model, pk, shard: shardIndexFor(pk, ranges), session: null, stepIndex: 0, pendingLate: false, item: undefined as never };
+    user.item = { kind: "step", user, due: clockStart + o.maxLagMs + model.firstDelayMs(), seq: seq++, issued: false };
     return user;
   });
   for (const u of users) heap.push(u.item);
