@@ -3,7 +3,7 @@ import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { EMULATOR_CREDENTIALS, startDynalite, type RunningEmulator } from "../local/emulators";
 import { DynamoWindowStore } from "../functions/adapters/dynamodb-window-store";
 import { MemoryMetrics } from "../functions/adapters/metrics";
-import type { RejectedRecord, WindowRecord } from "../functions/adapters/ports";
+import type { RejectedRecord } from "../functions/adapters/ports";
 import { TOMBSTONE_TTL_SECONDS, windowTableDefinition } from "../functions/adapters/window-table";
 import type { SessionRow } from "../functions/core/row";
 import { openWindow, windowKey } from "../functions/core/stagger";
@@ -119,9 +119,10 @@ describe("DynamoWindowStore", () => {
     expect(await store.queryDue("0", w.closes_at - 1, 10)).toEqual([]);
     expect((await store.queryDue("0", w.closes_at, 10)).map((r) => r.key)).toEqual([key.key]);
 
-    const frozen = (await store.freeze(v1, w, v1.positions))!;
-    expect(frozen).toMatchObject({ version: 2, frozen: true });
-    expect(await store.freeze(v1, w, v1.positions)).toBeUndefined(); // stale version
+    const frozen = (await store.freeze(v1, w, v1.positions, { by: "sweeper", atMs: T0 + 61_000 }))!;
+    expect(frozen).toMatchObject({ version: 2, frozen: true, frozenBy: "sweeper", frozenAt: T0 + 61_000 });
+    expect((await store.getMany([key.key])).get(key.key)).toEqual(frozen); // who and when are stored
+    expect(await store.freeze(v1, w, v1.positions, { by: "sessionizer", atMs: T0 })).toBeUndefined(); // stale version
     expect(await store.retire(v1, T0)).toBe(false);
     expect(await store.retire(frozen, T0)).toBe(true);
 
@@ -249,6 +250,7 @@ describe("sessionizer and sweeper on dynalite", () => {
     const final = await sweep(sweepDeps, Number.MAX_SAFE_INTEGER);
     expect(final.failed).toBe(0);
     const unique = uniqueRows(sink.rows);
+    expect(sink.rows).toHaveLength(unique.size); // no copies without a crash or a retry
     expect([...unique.values()].reduce((n, r) => n + r.events, 0)).toBe(total);
     expect((await scan(name)).filter((i) => i.opened_at !== undefined)).toEqual([]);
     // Every user's every bucket accounts for exactly its two records.
@@ -258,28 +260,132 @@ describe("sessionizer and sweeper on dynalite", () => {
     expect([...perSession.values()].every((n) => n === 2)).toBe(true);
   });
 
-  test("a window frozen by an interrupted call is emitted by the sweeper; a sessionizer meeting it re-emits the same row", async () => {
+  test("a window frozen by an interrupted sessionizer call: its retry re-emits it at once; the sweeper waits out the lease", async () => {
     const { store } = await newTable(2);
     const sink = new CollectingSink();
     const d = deps(store, sink);
     await processBatch([rec(7, T0 + 1000), rec(8, T0 + 1000)], d);
     const states = await store.getMany([`7|mobile|${T0 / 1000}`, `8|mobile|${T0 / 1000}`]);
-    const frozen: WindowRecord[] = [];
-    for (const s of states.values()) frozen.push((await store.freeze(s, s.window!, s.positions))!);
+    // Both frozen by a sessionizer call that then crashed (before its emit).
+    for (const s of states.values()) await store.freeze(s, s.window!, s.positions, { by: "sessionizer", atMs: T0 + 61_000 });
 
-    // user 8: a sessionizer call meets the frozen window first: emits it, opens a new one.
-    await processBatch([rec(8, T0 + 5000, "after_claim", T0 + 900)], d);
-    // the sweeper (a later tick) finds user 7 frozen and retires it; user 8's new window is not due.
-    const r = await sweep({ store, rows: sink, metrics: new MemoryMetrics(), sweepPartitions: 2, graceSeconds: 0 }, T0 + 62_000);
-    expect(r).toMatchObject({ swept: 1, claimsLost: 0 });
+    // user 8: the retried batch (a sessionizer) meets its own freeze: emits it, opens a new window.
+    await processBatch([rec(8, T0 + 61_000, "after_freeze", T0 + 900)], d);
+    const sweepDeps = { store, rows: sink, metrics: new MemoryMetrics(), sweepPartitions: 2, graceSeconds: 0, frozenLeaseMs: 120_000 };
+    // user 7 was never retried: within the lease the sweeper leaves it to the sessionizer...
+    expect(await sweep(sweepDeps, T0 + 62_000)).toMatchObject({ due: 1, swept: 0, leftToSessionizer: 1 });
+    expect(sink.rows.map((x) => x.user_id)).toEqual([8]);
+    // ... and after the lease it claims it over and emits it, once (with user 8's new window, now due).
+    expect(await sweep(sweepDeps, T0 + 61_000 + 120_000)).toMatchObject({ due: 2, swept: 2, leftToSessionizer: 0, claimsLost: 0 });
+    expect(await sweep(sweepDeps, T0 + 61_000 + 180_000)).toMatchObject({ due: 0, swept: 0 });
     expect(sink.rows.map((x) => [x.user_id, x.events, x.window_id]).sort()).toEqual(
       [
         [7, 1, `7_MOB${T0 / 1000}@${new Date(T0 + 1000).toISOString()}`],
         [8, 1, `8_MOB${T0 / 1000}@${new Date(T0 + 1000).toISOString()}`],
+        [8, 1, `8_MOB${T0 / 1000}@${new Date(T0 + 61_000).toISOString()}`],
       ].sort(),
     );
-    const after = await store.getMany([`8|mobile|${T0 / 1000}`]);
-    expect([...after.values()][0].window).toMatchObject({ events: 1, first_event: "after_claim", opened_at: T0 + 5000 });
+  });
+
+  test("the normal interleavings of a sessionizer closing a window and a sweeper tick deliver each row once", async () => {
+    const { store } = await newTable(2);
+    const b0 = T0 / 1000;
+    const sweepRows = new CollectingSink();
+    const sessRows = new CollectingSink();
+    const sweepDeps = (s: typeof store | DynamoWindowStore) => ({ store: s, rows: sweepRows, metrics: new MemoryMetrics(), sweepPartitions: 2, graceSeconds: 10 });
+    // The window of user u opens at T0 + 1 s and closes at T0 + 61 s; due for the sweeper from T0 + 71 s.
+    const open = (u: number) => processBatch([rec(u, T0 + 1000, "first", T0 + 500)], deps(store, sessRows));
+    const closing = (u: number) => [rec(u, T0 + 70_500, "closing", T0 + 800)];
+    const at = T0 + 72_000;
+
+    // 1. A sweeper tick runs between the sessionizer's freeze and its write of the next window.
+    await open(1);
+    let tick1: Awaited<ReturnType<typeof sweep>> | undefined;
+    const hooked1 = Object.create(store) as DynamoWindowStore;
+    hooked1.freeze = async (...args) => {
+      const r = await store.freeze(...args);
+      tick1 = await sweep(sweepDeps(store), at);
+      return r;
+    };
+    await processBatch(closing(1), deps(hooked1, sessRows, { clock: { now: () => at } }));
+    expect(tick1).toMatchObject({ due: 1, swept: 0, leftToSessionizer: 1 });
+
+    // 2. The sweeper claims the window, then the sessionizer reads it while the sweeper is still emitting.
+    await open(2);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let claimedSeen!: () => void;
+    const claimed = new Promise<void>((r) => (claimedSeen = r));
+    const slowSink = { send: async (rows: readonly SessionRow[]) => (claimedSeen(), await gate, sweepRows.send(rows)) };
+    const tick2 = sweep({ ...sweepDeps(store), rows: slowSink }, at);
+    await claimed;
+    const sess2 = processBatch(closing(2), deps(store, sessRows, { clock: { now: () => at } }));
+    setTimeout(release, 100);
+    const [t2, s2] = await Promise.all([tick2, sess2]);
+    expect(t2).toMatchObject({ swept: 1, superseded: 0 });
+    expect(s2.claimWaits).toBeGreaterThan(0);
+
+    // 3. The sweeper's claim lands between the sessionizer's read and its freeze (the freeze loses).
+    await open(3);
+    const hooked3 = Object.create(store) as DynamoWindowStore;
+    let tick3: Awaited<ReturnType<typeof sweep>> | undefined;
+    hooked3.getMany = async (keys) => {
+      const r = await store.getMany(keys);
+      tick3 ??= await sweep(sweepDeps(store), at);
+      return r;
+    };
+    const s3 = await processBatch(closing(3), deps(hooked3, sessRows, { clock: { now: () => at } }));
+    expect(tick3).toMatchObject({ swept: 1 });
+    expect(s3.conflicts).toBe(1);
+
+    // 4. The sweeper reads the window open, the sessionizer freezes it first (the claim loses).
+    await open(4);
+    const hooked4 = Object.create(store) as DynamoWindowStore;
+    hooked4.queryDue = async (...args) => {
+      const r = await store.queryDue(...args);
+      if (r.length > 0) await processBatch(closing(4), deps(store, sessRows, { clock: { now: () => at } }));
+      return r;
+    };
+    expect(await sweep(sweepDeps(hooked4), at)).toMatchObject({ swept: 0, claimsLost: 1 });
+
+    // Every closed window once, and each user's second window (opened by "closing") still open.
+    const all = [...sweepRows.rows, ...sessRows.rows];
+    const ids = all.map((r) => r.window_id).sort();
+    expect(ids).toEqual([1, 2, 3, 4].map((u) => `${u}_MOB${b0}@${new Date(T0 + 1000).toISOString()}`).sort());
+    const states = await store.getMany([1, 2, 3, 4].map((u) => `${u}|mobile|${b0}`));
+    expect([...states.values()].map((s) => [s.frozen, s.window?.first_event, s.window?.opened_at])).toEqual(
+      [1, 2, 3, 4].map(() => [false, "closing", T0 + 70_500]),
+    );
+  });
+
+  test("a sweeper that crashed after its claim: a sessionizer waits for it, then emits the window once", async () => {
+    const { store } = await newTable(2);
+    const sink = new CollectingSink();
+    await processBatch([rec(9, T0 + 1000)], deps(store, sink));
+    const [s] = (await store.getMany([`9|mobile|${T0 / 1000}`])).values();
+    await store.freeze(s, s.window!, s.positions, { by: "sweeper", atMs: T0 + 71_000 }); // ... and the tick died
+    const waits: number[] = [];
+    const out = await processBatch(
+      [rec(9, T0 + 75_000, "next", T0 + 900)],
+      deps(store, sink, { clock: { now: () => T0 + 75_500 }, frozenWaitMs: 200, sleep: async (ms) => void waits.push(ms) }),
+    );
+    expect(out).toMatchObject({ rowsEmitted: 1, unfinished: new Map() });
+    expect(waits.reduce((a, b) => a + b, 0)).toBe(200);
+    // A later tick finds the key's new window, not the claimed one: the claimed window was emitted once.
+    expect(await sweep({ store, rows: sink, metrics: new MemoryMetrics(), sweepPartitions: 2, graceSeconds: 0 }, T0 + 200_000)).toMatchObject({ swept: 1 });
+    expect(sink.rows.map((r) => r.window_id)).toEqual([
+      `9_MOB${T0 / 1000}@${new Date(T0 + 1000).toISOString()}`,
+      `9_MOB${T0 / 1000}@${new Date(T0 + 75_000).toISOString()}`,
+    ]);
+
+    // With the claim older than the lease the sessionizer takes it over at once, without waiting.
+    await processBatch([rec(10, T0 + 1000)], deps(store, sink));
+    const [s10] = (await store.getMany([`10|mobile|${T0 / 1000}`])).values();
+    await store.freeze(s10, s10.window!, s10.positions, { by: "sweeper", atMs: T0 + 71_000 });
+    const waits10: number[] = [];
+    await processBatch([rec(10, T0 + 200_000, "next", T0 + 900)], deps(store, sink, { clock: { now: () => T0 + 71_000 + 120_000 }, sleep: async (ms) => void waits10.push(ms) }));
+    expect(waits10).toEqual([]);
+    expect(sink.rows.filter((r) => r.user_id === 10)).toHaveLength(1);
   });
 
   test("the sweeper: an undelivered tick leaves the windows frozen for the next; maxWindows bounds a tick", async () => {

@@ -10,7 +10,7 @@ import {
 import { backOff } from "exponential-backoff";
 import type { WindowState } from "../core/stagger";
 import { DUE_INDEX_NAME } from "../settings";
-import type { Positions, WindowRecord, WindowStore } from "./ports";
+import type { FreezeClaim, FreezerRole, Positions, WindowRecord, WindowStore } from "./ports";
 import { TOMBSTONE_TTL_SECONDS, WINDOW_ATTR as A, sweepPartitionOf } from "./window-table";
 
 type Item = Record<string, NativeAttributeValue>;
@@ -31,11 +31,14 @@ function absent(key: string): WindowRecord {
 /** Maps an item to a record; items without window attributes are tombstones. */
 export function itemToRecord(item: Item): WindowRecord {
   const key = String(item[A.pk]);
-  const base = {
+  const frozen = item[A.frozen] === true;
+  const base: WindowRecord = {
     key,
     exists: true,
     version: Number(item[A.version] ?? 0),
-    frozen: item[A.frozen] === true,
+    frozen,
+    ...(frozen && item[A.frozenBy] !== undefined ? { frozenBy: String(item[A.frozenBy]) as FreezerRole } : {}),
+    ...(frozen && item[A.frozenAt] !== undefined ? { frozenAt: Number(item[A.frozenAt]) } : {}),
     positions: (item[A.positions] ?? {}) as Positions,
   };
   if (item[A.openedAt] === undefined) return base;
@@ -113,11 +116,12 @@ export class DynamoWindowStore implements WindowStore {
     return new Map(unique.map((k) => [k, found.get(k) ?? absent(k)]));
   }
 
-  private windowItem(window: WindowState, version: number, frozen: boolean, positions: Positions): Item {
+  private windowItem(window: WindowState, version: number, claim: FreezeClaim | undefined, positions: Positions): Item {
     return {
       [A.pk]: window.key,
       [A.version]: version,
-      [A.frozen]: frozen,
+      [A.frozen]: claim !== undefined,
+      ...(claim ? { [A.frozenBy]: claim.by, [A.frozenAt]: claim.atMs } : {}),
       [A.positions]: positions,
       [A.sweepPartition]: sweepPartitionOf(window.key, this.partitions),
       [A.closesAt]: window.closes_at,
@@ -147,14 +151,14 @@ export class DynamoWindowStore implements WindowStore {
     }
   }
 
-  async freeze(expected: WindowRecord, window: WindowState, positions: Positions): Promise<WindowRecord | undefined> {
+  async freeze(expected: WindowRecord, window: WindowState, positions: Positions, claim: FreezeClaim): Promise<WindowRecord | undefined> {
     const version = expected.version + 1;
-    const ok = await this.conditionalPut(expected, this.windowItem(window, version, true, positions));
-    return ok ? { key: expected.key, exists: true, version, frozen: true, positions, window } : undefined;
+    const ok = await this.conditionalPut(expected, this.windowItem(window, version, claim, positions));
+    return ok ? frozenRecord(expected.key, version, positions, window, claim) : undefined;
   }
 
   save(expected: WindowRecord, window: WindowState, positions: Positions): Promise<boolean> {
-    return this.conditionalPut(expected, this.windowItem(window, expected.version + 1, false, positions));
+    return this.conditionalPut(expected, this.windowItem(window, expected.version + 1, undefined, positions));
   }
 
   retire(expected: WindowRecord, nowMs: number): Promise<boolean> {
@@ -188,6 +192,10 @@ export class DynamoWindowStore implements WindowStore {
   }
 }
 
+function frozenRecord(key: string, version: number, positions: Positions, window: WindowState, claim: FreezeClaim): WindowRecord {
+  return { key, exists: true, version, frozen: true, frozenBy: claim.by, frozenAt: claim.atMs, positions, window };
+}
+
 /** The same protocol in memory (tests, benchmarks); versions and conflicts behave as in DynamoDB. */
 export class MemoryWindowStore implements WindowStore {
   readonly items = new Map<string, WindowRecord>();
@@ -200,9 +208,9 @@ export class MemoryWindowStore implements WindowStore {
     const current = this.items.get(expected.key);
     return expected.exists ? current !== undefined && current.version === expected.version : current === undefined;
   }
-  async freeze(expected: WindowRecord, window: WindowState, positions: Positions): Promise<WindowRecord | undefined> {
+  async freeze(expected: WindowRecord, window: WindowState, positions: Positions, claim: FreezeClaim): Promise<WindowRecord | undefined> {
     if (!this.matches(expected)) return undefined;
-    const rec: WindowRecord = { key: expected.key, exists: true, version: expected.version + 1, frozen: true, positions, window };
+    const rec = frozenRecord(expected.key, expected.version + 1, positions, window, claim);
     this.items.set(expected.key, rec);
     return rec;
   }

@@ -10,6 +10,31 @@ import type { WindowState } from "../core/stagger";
 /** Kinesis shard id -> the highest sequence number of that shard already applied to a key. */
 export type Positions = Readonly<Record<string, string>>;
 
+/** Who froze a window: the sessionizer about to emit the window it closed, or the sweeper's claim. */
+export type FreezerRole = "sessionizer" | "sweeper";
+
+/** Recorded with a freeze: who froze the window and when (epoch ms, the freezer's clock). */
+export interface FreezeClaim {
+  readonly by: FreezerRole;
+  readonly atMs: number;
+}
+
+/**
+ * How long a freeze belongs to its freezer (ms): within it the other party neither emits nor
+ * replaces the frozen window; after it, either may (the freezer crashed). Default 2 × the
+ * functions' 60 s timeout; the stacks set it from `analytics.timeoutSeconds`.
+ */
+export const DEFAULT_FROZEN_LEASE_MS = 120_000;
+
+/**
+ * Whether a frozen record's lease has run out at `nowMs` (true for an unfrozen record, and for a
+ * frozen item written before freezes carried `frozen_at`: nobody holds those).
+ */
+export function leaseExpired(record: WindowRecord, nowMs: number, leaseMs: number): boolean {
+  if (!record.frozen || record.frozenAt === undefined) return true;
+  return nowMs - record.frozenAt >= leaseMs;
+}
+
 /** What the store holds for one window key (an absent item is `exists: false, version: 0`). */
 export interface WindowRecord {
   readonly key: string;
@@ -18,6 +43,10 @@ export interface WindowRecord {
   readonly version: number;
   /** The window was closed by the sweeper's claim or by a sessionizer about to emit it. */
   readonly frozen: boolean;
+  /** Set on a frozen record: who froze it (absent on items frozen before this was recorded). */
+  readonly frozenBy?: FreezerRole;
+  /** Set on a frozen record: when it was frozen, epoch ms. */
+  readonly frozenAt?: number;
   readonly positions: Positions;
   /** The key's open (or frozen) window; absent in a tombstone. */
   readonly window?: WindowState;
@@ -27,10 +56,11 @@ export interface WindowStore {
   /** Strongly consistent reads of many keys; every asked key is in the answer. */
   getMany(keys: readonly string[]): Promise<Map<string, WindowRecord>>;
   /**
-   * Writes `window` as the key's frozen window (version + 1), if the key is still at
-   * `expected.version`. Returns the new record, or undefined when another writer got there first.
+   * Writes `window` as the key's frozen window (version + 1) with who froze it and when, if the
+   * key is still at `expected.version`. Returns the new record, or undefined when another writer
+   * got there first.
    */
-  freeze(expected: WindowRecord, window: WindowState, positions: Positions): Promise<WindowRecord | undefined>;
+  freeze(expected: WindowRecord, window: WindowState, positions: Positions, claim: FreezeClaim): Promise<WindowRecord | undefined>;
   /** Writes the key's open window (version + 1) if the key is still at `expected`; false on a conflict. */
   save(expected: WindowRecord, window: WindowState, positions: Positions): Promise<boolean>;
   /**

@@ -21,8 +21,12 @@ export const WINDOW_ATTR = {
   closesAt: "closes_at",
   /** (N) optimistic-concurrency version; every write is conditional on it. */
   version: "version",
-  /** (BOOL) the sweeper claimed the window: it is closed whatever the next arrival. */
+  /** (BOOL) the window is closed whatever the next arrival: claimed by the sweeper, or closed by a sessionizer about to emit it. */
   frozen: "frozen",
+  /** (S) on a frozen item: `sessionizer` or `sweeper`, who froze it. */
+  frozenBy: "frozen_by",
+  /** (N, epoch ms) on a frozen item: when it was frozen (the other party waits out the lease from here). */
+  frozenAt: "frozen_at",
   /** (M) Kinesis shard id -> last sequence number applied to this key (retried-batch dedupe). */
   positions: "positions",
   /** (N, epoch seconds) set on tombstones only: the table's TTL attribute. */

@@ -27,6 +27,7 @@ function makeDeps(): SessionizerDeps {
     metrics: new PowertoolsMetrics(settings.metricsNamespace, settings.serviceName),
     clock: systemClock,
     windowSeconds: settings.windowSeconds,
+    frozenLeaseMs: settings.frozenLeaseSeconds * 1000,
     log: (message, detail) => console.error(JSON.stringify({ level: "ERROR", message, ...detail })),
   };
 }

@@ -4,7 +4,9 @@ import { applyToWindow, joinWindow, windowKey, windowRow, type Arrival, type Win
 import { toIso } from "../core/timestamp";
 import { mapLimit } from "../adapters/concurrency";
 import {
+  DEFAULT_FROZEN_LEASE_MS,
   compareSequence,
+  leaseExpired,
   type Clock,
   type MetricsPort,
   type Positions,
@@ -20,7 +22,8 @@ import {
  * The sessionizer's work on one Kinesis batch, with its I/O passed in (the Lambda handler,
  * the local pipeline and the tests plug in their own). The protocol is in docs/ARCHITECTURE.md:
  * dedupe by sequence number, freeze a stored window before emitting it, emit before commit,
- * conditional writes on a version, re-read and redo on a conflict.
+ * conditional writes on a version, re-read and redo on a conflict; a window the sweeper claimed
+ * is the sweeper's to emit: wait for its retire rather than emitting it too.
  */
 
 /** One Kinesis record, decoded from the Lambda event. */
@@ -44,6 +47,15 @@ export interface SessionizerDeps {
   readonly maxRounds?: number;
   /** DynamoDB calls in flight. */
   readonly concurrency?: number;
+  /** How long a sweeper's claim is left to the sweeper (default DEFAULT_FROZEN_LEASE_MS); an older one is taken over at once. */
+  readonly frozenLeaseMs?: number;
+  /**
+   * Longest wait (ms, default 5000) for the sweeper to retire a window it claimed within the lease
+   * before this call emits and replaces it itself (a stuck sweeper must not stall the shard).
+   */
+  readonly frozenWaitMs?: number;
+  /** Waits between re-reads of claimed windows (tests replace it). */
+  readonly sleep?: (ms: number) => Promise<void>;
   readonly log?: (message: string, detail?: Record<string, unknown>) => void;
 }
 
@@ -57,6 +69,8 @@ export interface BatchOutcome {
   readonly duplicatesSkipped: number;
   /** Conditional writes that lost to another writer and were redone. */
   readonly conflicts: number;
+  /** Re-reads of keys whose window the sweeper had claimed (waiting for its retire instead of emitting it too). */
+  readonly claimWaits: number;
   /** Keys that could not be finished (delivery or state failure, or too many conflicts). */
   readonly failedKeys: readonly string[];
   /** Per shard, the lowest sequence number not finished: the batch item failures. */
@@ -104,7 +118,8 @@ export function planKey(record: WindowRecord, group: KeyGroup, windowSeconds: nu
   let i = 0;
   let stored = record.window;
   if (stored !== undefined && record.frozen) {
-    // Claimed by the sweeper (or left by an interrupted call): closed, whatever the arrival.
+    // Frozen by an earlier attempt of this batch (a retry: emit again, same row) or by a sweeper
+    // whose claim processBatch has waited out: closed, whatever the arrival.
     rows.push(windowRow(stored));
     stored = undefined;
   } else if (stored !== undefined) {
@@ -163,6 +178,9 @@ export async function processBatch(records: readonly BatchRecord[], deps: Sessio
   const { store, windowSeconds } = deps;
   const maxRounds = deps.maxRounds ?? 5;
   const concurrency = deps.concurrency ?? 32;
+  const leaseMs = deps.frozenLeaseMs ?? DEFAULT_FROZEN_LEASE_MS;
+  const maxWaitMs = deps.frozenWaitMs ?? 5000;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const log = deps.log ?? (() => undefined);
 
   // 1. Parse; group the valid records by key, in arrival (sequence) order.
@@ -210,8 +228,12 @@ export async function processBatch(records: readonly BatchRecord[], deps: Sessio
   let rowsEmitted = 0;
   let duplicatesSkipped = 0;
   let conflicts = 0;
+  let claimWaits = 0;
+  let waitedMs = 0;
+  let waitDelay = 25;
   let pending = [...groups.keys()];
   let states = new Map<string, WindowRecord>();
+  const counted = new Set<string>();
   // Failures are logged once per cause, with a count and a few keys, not once per key.
   const causes = new Map<string, { keys: string[]; error?: string }>();
   const fail = (key: string, why: string, err?: unknown) => {
@@ -223,7 +245,7 @@ export async function processBatch(records: readonly BatchRecord[], deps: Sessio
     causes.set(id, cause);
   };
 
-  for (let round = 0; round < maxRounds && pending.length > 0; round++) {
+  for (let round = 0; round < maxRounds && pending.length > 0; ) {
     try {
       states = await store.getMany(pending);
     } catch (err) {
@@ -232,15 +254,26 @@ export async function processBatch(records: readonly BatchRecord[], deps: Sessio
       break;
     }
     const retry: string[] = [];
+    const waiting: string[] = [];
     const ready: { key: string; record: WindowRecord; plan: KeyPlan }[] = [];
+    const canWait = waitedMs < maxWaitMs;
     await mapLimit(pending, concurrency, async (key) => {
       let record = states.get(key)!;
       const plan = planKey(record, groups.get(key)!, windowSeconds);
-      if (round === 0) duplicatesSkipped += groups.get(key)!.entries.length - plan.fresh.length;
+      if (!counted.has(key)) {
+        counted.add(key);
+        duplicatesSkipped += groups.get(key)!.entries.length - plan.fresh.length;
+      }
       if (plan.fresh.length === 0) return;
+      if (record.window !== undefined && record.frozen && record.frozenBy === "sweeper" && canWait && !leaseExpired(record, deps.clock.now(), leaseMs)) {
+        // The sweeper claimed this window and is emitting it: its row is not ours to emit. Re-read
+        // once it has retired it (a tombstone), then open the key's next window.
+        waiting.push(key);
+        return;
+      }
       if (plan.freeze) {
         try {
-          const frozen = await store.freeze(record, plan.freeze.window, plan.freeze.positions);
+          const frozen = await store.freeze(record, plan.freeze.window, plan.freeze.positions, { by: "sessionizer", atMs: deps.clock.now() });
           if (frozen === undefined) {
             conflicts += 1;
             retry.push(key);
@@ -286,7 +319,16 @@ export async function processBatch(records: readonly BatchRecord[], deps: Sessio
         fail(key, "window write failed", err);
       }
     });
-    pending = retry;
+    pending = [...retry, ...waiting];
+    // A round with a lost race counts against maxRounds; waiting for the sweeper is bounded by maxWaitMs.
+    if (retry.length > 0 || waiting.length === 0) round += 1;
+    if (waiting.length > 0) {
+      claimWaits += waiting.length;
+      const delay = Math.min(waitDelay, Math.max(1, maxWaitMs - waitedMs));
+      await sleep(delay);
+      waitedMs += delay;
+      waitDelay = Math.min(waitDelay * 2, 1000);
+    }
   }
   for (const key of pending) fail(key, `window still conflicting after ${maxRounds} rounds`);
 
@@ -304,6 +346,7 @@ export async function processBatch(records: readonly BatchRecord[], deps: Sessio
     rowsEmitted,
     duplicatesSkipped,
     conflicts,
+    claimWaits,
     failedKeys: [...failed],
     unfinished,
   };

@@ -22,6 +22,7 @@ function makeDeps(): SweepDeps {
     metrics: new PowertoolsMetrics(settings.metricsNamespace, settings.serviceName),
     sweepPartitions: settings.sweepPartitions,
     graceSeconds: settings.sweepGraceSeconds,
+    frozenLeaseMs: settings.frozenLeaseSeconds * 1000,
     log: (message, detail) => console.error(JSON.stringify({ level: "ERROR", message, ...detail })),
   };
 }

@@ -1,13 +1,23 @@
 import type { SessionRow } from "../core/row";
 import { windowRow } from "../core/stagger";
 import { mapLimit } from "../adapters/concurrency";
-import { undeliveredIndexes, type MetricsPort, type RowSink, type WindowRecord, type WindowStore } from "../adapters/ports";
+import {
+  DEFAULT_FROZEN_LEASE_MS,
+  leaseExpired,
+  undeliveredIndexes,
+  type MetricsPort,
+  type RowSink,
+  type WindowRecord,
+  type WindowStore,
+} from "../adapters/ports";
 
 /**
  * The sweeper's work for one tick: per sweep partition, query the due-time index for windows
  * closed at least `graceSeconds` ago; claim each (a conditional freeze on its version), emit
  * the claimed rows, then replace each by a tombstone conditionally on the claimed version.
  * A claim that loses to a sessionizer write is skipped: that window was extended or closed there.
+ * A window a sessionizer froze (it is emitting it and will replace it) is left alone for the
+ * lease; only a freeze older than that (the sessionizer crashed and was not retried) is taken over.
  */
 export interface SweepDeps {
   readonly store: WindowStore;
@@ -15,6 +25,8 @@ export interface SweepDeps {
   readonly metrics: MetricsPort;
   readonly sweepPartitions: number;
   readonly graceSeconds: number;
+  /** How long a sessionizer's freeze is left to the sessionizer (default DEFAULT_FROZEN_LEASE_MS). */
+  readonly frozenLeaseMs?: number;
   /** Most windows handled in one tick (the rest wait for the next tick). */
   readonly maxWindows?: number;
   readonly concurrency?: number;
@@ -28,7 +40,9 @@ export interface SweepResult {
   due: number;
   /** Claims lost to a concurrent sessionizer write (the window was not emitted here). */
   claimsLost: number;
-  /** Emitted, but a sessionizer replaced the frozen window before the retire (it re-emitted it). */
+  /** Due windows a sessionizer froze within the lease: it emits them, not the sweeper. */
+  leftToSessionizer: number;
+  /** Emitted, but a sessionizer replaced the frozen window before the retire (it took the claim over after waiting for it). */
   superseded: number;
   /** Claimed but not delivered or not retired: they stay frozen and the next tick emits them. */
   failed: number;
@@ -64,22 +78,30 @@ export async function sweep(deps: SweepDeps, nowMs: number): Promise<SweepResult
     swept: 0,
     due: found.length,
     claimsLost: 0,
+    leftToSessionizer: 0,
     superseded: 0,
     failed: 0,
     more: perPartitionFound.some((f) => f.length >= perPartition),
     dueBefore,
   };
 
-  // Claim: a frozen item (an earlier tick or call that stopped after its claim) is already ours.
+  // Claim. An item the sweeper froze (an earlier tick that could not deliver, or stopped after its
+  // claim) is already ours. An item a sessionizer froze is that sessionizer's to emit and replace
+  // while the lease runs; after it (the sessionizer crashed) the sweeper claims it over.
+  const leaseMs = deps.frozenLeaseMs ?? DEFAULT_FROZEN_LEASE_MS;
   const claimed: WindowRecord[] = [];
   await mapLimit(found, concurrency, async (record) => {
     if (record.window === undefined) return;
-    if (record.frozen) {
+    if (record.frozen && record.frozenBy !== "sessionizer") {
       claimed.push(record);
       return;
     }
+    if (record.frozen && !leaseExpired(record, nowMs, leaseMs)) {
+      result.leftToSessionizer += 1;
+      return;
+    }
     try {
-      const frozen = await deps.store.freeze(record, record.window, record.positions);
+      const frozen = await deps.store.freeze(record, record.window, record.positions, { by: "sweeper", atMs: nowMs });
       if (frozen) claimed.push(frozen);
       else result.claimsLost += 1;
     } catch (err) {
