@@ -4,6 +4,9 @@ import { OptionsError, defaultMarginMs, type LoadOptions } from "./options";
 import { createProgressReporter } from "./progress";
 import { LoadError, runLoad, type LoadResult } from "./run";
 
+// the SDK versions are pinned by the lockfile; its notice that releases after January 2027 need Node 22 is noise here
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+
 /**
  * `npm run loadgen -- [options]`: a thin layer over runLoad (loadgen/run.ts).
  * Exit codes: 0 every record acknowledged; 1 error; 3 some records finally failed (reported,
