@@ -5,6 +5,7 @@ import { sessionRowSchema, type SessionRow } from "../functions/core/row";
 import { applyToWindow, sessionize, StaggerEngine, windowKey, type Arrival } from "../functions/core/stagger";
 import { parseClientTimestamp } from "../functions/core/timestamp";
 import { replayText } from "../functions/replay/replay";
+import { REJECTED_COLUMNS, rejectedRecordSchema } from "../functions/core/rejected";
 import { rejectedRecord } from "../functions/sessionizer/process-batch";
 
 const DOCS_EXAMPLE = path.resolve(__dirname, "../../shared/testdata/stagger-docs-example.json");
@@ -356,5 +357,11 @@ describe("rejected records as written to the rejected stream", () => {
     expect(big.data.length).toBe(256 * 1024);
     expect(big.data_truncated).toBe(true);
     expect("field" in big).toBe(false);
+    // Each one is an instance of the one schema (the Glue table's and the local lake's columns), keys in column order.
+    const withField = rejectedRecord({ ...base, data: new TextEncoder().encode("{}") }, { reason: "missing_field", field: "user_id", detail: "d" });
+    for (const r of [text, bin, big, withField]) {
+      expect(rejectedRecordSchema.parse(r)).toEqual(r);
+      expect(Object.keys(r)).toEqual(REJECTED_COLUMNS.filter((c) => c in r));
+    }
   });
 });

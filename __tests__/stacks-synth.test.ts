@@ -1,4 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
+import { REJECTED_TABLE, rejectedRecordSchema } from "../functions/core/rejected";
+import { glueColumnsFromSchema } from "../modules/glue-columns";
 import * as path from "node:path";
 import { Testing } from "cdktf";
 import { loadConfig } from "../config/load";
@@ -185,7 +187,25 @@ describe("the app with config/dev.json and the real handlers", () => {
     expect(t.aggregated.storage_descriptor.columns.map((c: any) => c.name)).toEqual([
       "session_id", "user_id", "device_id", "timeagg", "events", "beginnavigation", "endnavigation", "beginsession", "endsession", "duration_sec", "window_id", "emitted_at",
     ]);
-    for (const table of [t.rawdata, t.aggregated]) {
+    // The rejected records: the columns of the one schema the sessionizer writes (functions/core/rejected.ts).
+    expect(t.rejected.name).toBe(REJECTED_TABLE);
+    expect(t.rejected.storage_descriptor.columns).toEqual(glueColumnsFromSchema(rejectedRecordSchema));
+    expect(t.rejected.storage_descriptor.columns).toEqual([
+      { name: "reason", type: "string" },
+      { name: "field", type: "string" },
+      { name: "detail", type: "string" },
+      { name: "data", type: "string" },
+      { name: "data_encoding", type: "string" },
+      { name: "data_truncated", type: "boolean" },
+      { name: "partition_key", type: "string" },
+      { name: "shard_id", type: "string" },
+      { name: "sequence_number", type: "string" },
+      { name: "arrival", type: "string" },
+    ]);
+    expect(t.rejected.storage_descriptor.location).toMatch(/\/errors\/rejected\/$/);
+    expect(t.rejected.parameters["storage.location.template"]).toMatch(/\/errors\/rejected\/year=\$\$\{year\}\/month=\$\$\{month\}\/day=\$\$\{day\}\/hour=\$\$\{hour\}\/$/);
+    expect(s.catalog.output?.tables.value).toEqual(["${aws_glue_catalog_table.rawdata.name}", "${aws_glue_catalog_table.aggregated.name}", "${aws_glue_catalog_table.rejected.name}"]);
+    for (const table of [t.rawdata, t.aggregated, t.rejected]) {
       expect(table.partition_keys.map((k: any) => k.name)).toEqual(["year", "month", "day", "hour"]);
       expect(table.parameters["projection.enabled"]).toBe("true");
       expect(table.parameters["projection.hour.digits"]).toBe("2");
@@ -257,7 +277,7 @@ describe("the app with config/test.json (on-demand stream, 30 s windows, crawler
 
   test("the optional crawler targets the catalog tables, so it only adds partitions", () => {
     const crawler = only(s.catalog, "aws_glue_crawler");
-    expect(crawler.catalog_target).toEqual([{ database_name: "${aws_glue_catalog_database.database.name}", tables: ["${aws_glue_catalog_table.rawdata.name}", "${aws_glue_catalog_table.aggregated.name}"] }]);
+    expect(crawler.catalog_target).toEqual([{ database_name: "${aws_glue_catalog_database.database.name}", tables: ["${aws_glue_catalog_table.rawdata.name}", "${aws_glue_catalog_table.aggregated.name}", "${aws_glue_catalog_table.rejected.name}"] }]);
     expect(crawler.schema_change_policy).toEqual({ delete_behavior: "LOG", update_behavior: "LOG" });
     expect(JSON.parse(crawler.configuration).CrawlerOutput.Partitions.AddOrUpdateBehavior).toBe("InheritFromTable");
     expect(s.catalog.resource.aws_glue_catalog_table.rawdata.parameters["projection.year.range"]).toBe("2025,2100");

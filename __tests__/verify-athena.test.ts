@@ -174,7 +174,7 @@ function deployedLake(sql: string): Table {
   }
   if (sql.includes("FROM rawdata")) return { columns: [["n", "bigint"]], rows: [["5"]] };
   if (sql.includes("clicks_today")) return { columns: [["duration_sec", "integer"], ["sessions", "bigint"]], rows: [["12", "2"]] };
-  if (sql.includes("FROM rejected")) return { columns: [["reason", "varchar"], ["sequence_number", "varchar"]], rows: [["invalid_json", "9"]] };
+  if (/FROM (rejected|my_rejects) WHERE /.test(sql)) return { columns: [["reason", "varchar"], ["sequence_number", "varchar"]], rows: [["invalid_json", "9"]] };
   throw new Error(`unexpected query ${sql}`);
 }
 
@@ -191,19 +191,32 @@ test("verify() over Athena: scoped to the run's partitions, duplicates taken out
   expect(report.checks.find((c) => c.name.includes("histogram"))?.summary).toContain("1 duplicate copies taken out");
 });
 
-test("verify CLI --athena: exit 0, the malformed checks skipped without a rejected table", async () => {
-  serve(deployedLake, 3);
+test("verify CLI --athena: exit 0, the malformed checks read the catalog's rejected table (or --rejected-table), scoped", async () => {
   const dir = mkdtempSync(path.join(process.env.TMPDIR ?? "/tmp", "verify-athena-"));
   const out = jest.spyOn(process.stdout, "write").mockImplementation(() => true);
+  const predicate = "((year = '2026' AND month = '12' AND day = '03' AND hour BETWEEN '10' AND '12'))";
   try {
     const file = path.join(dir, "expected.json");
     writeFileSync(file, JSON.stringify(expected));
-    const code = await verifyCli(["--expected", file, "--athena", "--workgroup", "wg", "--database", "db", "--region", "eu-west-1"]);
-    expect(code).toBe(0);
-    const report = JSON.parse(readFileSync(path.join(dir, "report.json"), "utf8"));
-    expect(report.passed).toBe(true);
-    expect(report.checks.find((c: { name: string }) => c.name.startsWith("malformed")).summary).toMatch(/^skipped: the Glue catalog has no table/);
-    expect(athena.commandCalls(StartQueryExecutionCommand).every((c) => c.args[0].input.WorkGroup === "wg")).toBe(true);
+    for (const [extra, table] of [[[], "rejected"], [["--rejected-table", "my_rejects"], "my_rejects"]] as const) {
+      athena.reset();
+      const queries = serve(deployedLake, 3);
+      const code = await verifyCli(["--expected", file, "--athena", "--workgroup", "wg", "--database", "db", "--region", "eu-west-1", ...extra]);
+      expect(code).toBe(0);
+      const report = JSON.parse(readFileSync(path.join(dir, "report.json"), "utf8"));
+      expect(report.passed).toBe(true);
+      const malformed = report.checks.find((c: { name: string }) => c.name.startsWith("malformed"));
+      expect(malformed).toMatchObject({ passed: true, actual: { invalid_json: 1 } });
+      expect(report.checks.find((c: { name: string }) => c.name.startsWith("counts: rejected"))).toMatchObject({ passed: true, actual: 1 });
+      expect(queries).toContain(`SELECT * FROM ${table} WHERE ${predicate}`);
+      expect(athena.commandCalls(StartQueryExecutionCommand).every((c) => c.args[0].input.WorkGroup === "wg")).toBe(true);
+    }
+    // --no-rejected still skips them.
+    athena.reset();
+    serve(deployedLake, 3);
+    expect(await verifyCli(["--expected", file, "--athena", "--workgroup", "wg", "--database", "db", "--region", "eu-west-1", "--no-rejected"])).toBe(0);
+    const skipped = JSON.parse(readFileSync(path.join(dir, "report.json"), "utf8")).checks.find((c: { name: string }) => c.name.startsWith("malformed"));
+    expect(skipped.summary).toBe("skipped: --no-rejected");
   } finally {
     out.mockRestore();
     rmSync(dir, { recursive: true, force: true });

@@ -6,6 +6,8 @@ import { LocalLake, lakeLayout } from "../local/lake";
 import { main as verifyCli } from "../local/verify-cli";
 import { formatReport, partitionPredicate, scopedDurationQuery, verify, type ExpectedFile } from "../local/verify";
 import { loadConfig } from "../config/load";
+import { REJECTED_COLUMNS, rejectedRecordSchema } from "../functions/core/rejected";
+import { glueColumnsFromSchema } from "../modules/glue-columns";
 
 /** The verifier over a hand-made lake (DuckDB), and the verify CLI's exit status and report.json. */
 
@@ -121,6 +123,34 @@ test("the views clicks_today and clicks_month run from sql/*.sql on DuckDB", asy
   } finally {
     await lake.close();
   }
+});
+
+test("the rejected view reads the error output with the columns of the one rejected-record schema (as the Glue table)", async () => {
+  const expectedColumns = [...glueColumnsFromSchema(rejectedRecordSchema).map((c) => [c.name, ({ string: "VARCHAR", boolean: "BOOLEAN" } as Record<string, string>)[c.type]]), ...["year", "month", "day", "hour"].map((p) => [p, "VARCHAR"])];
+  expect(expectedColumns.slice(0, REJECTED_COLUMNS.length).map(([n]) => n)).toEqual(REJECTED_COLUMNS);
+  const describe = async () => {
+    const lake = await LocalLake.open(lakeDir, layout);
+    try {
+      const cols = (await lake.query("DESCRIBE rejected")).map((r) => [r.column_name, r.column_type]);
+      // The hive partition columns (strings, as Athena's) come in DuckDB's order: compare them as a set.
+      const n = REJECTED_COLUMNS.length;
+      return {
+        columns: [...cols.slice(0, n), ...cols.slice(n).sort((a, b) => ["year", "month", "day", "hour"].indexOf(String(a[0])) - ["year", "month", "day", "hour"].indexOf(String(b[0])))],
+        rows: await lake.query("SELECT reason, field, data_truncated, sequence_number FROM rejected ORDER BY sequence_number"),
+      };
+    } finally {
+      await lake.close();
+    }
+  };
+  const found = await describe();
+  expect(found.columns).toEqual(expectedColumns);
+  expect(found.rows).toEqual([
+    { reason: "invalid_json", field: null, data_truncated: null, sequence_number: "1" },
+    { reason: "missing_field", field: "device_id", data_truncated: null, sequence_number: "2" },
+  ]);
+  // No rejected object yet: the same columns, no rows.
+  rmSync(path.join(lakeDir, layout.rejected), { recursive: true, force: true });
+  expect(await describe()).toEqual({ columns: expectedColumns, rows: [] });
 });
 
 test("a tampered expectation fails and says where: the check, the session_id, the column", async () => {

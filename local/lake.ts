@@ -3,7 +3,9 @@ import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import type { SessionizationConfig } from "../config/schema";
 import { eventSchema } from "../functions/core/event";
+import { rejectedRecordSchema } from "../functions/core/rejected";
 import { sessionRowSchema } from "../functions/core/row";
+import { glueColumnsFromSchema, type GlueColumn } from "../modules/glue-columns";
 
 /**
  * The local lake on DuckDB, as Athena sees the S3 lake through the Glue catalog:
@@ -12,7 +14,8 @@ import { sessionRowSchema } from "../functions/core/row";
  * - `rawdata`: the raw records (`<rawPrefix>/…`), columns from `eventSchema`; a line that is not a
  *   JSON object of that shape reads as a row of NULLs (Athena's JSON SerDe with
  *   `ignore.malformed.json`), so `count(*)` counts every record delivered;
- * - `rejected`: the error output (`<errorPrefix>/rejected/…`), columns as found;
+ * - `rejected`: the sessionizer's error output (`<errorPrefix>/rejected/…`), columns from
+ *   `rejectedRecordSchema` through the same derivation as the Glue `rejected` table's;
  * - `clicks_today`, `clicks_month`: views from sql/clicks_today.sql and sql/clicks_month.sql;
  * and the duration query from sql/sessions_by_duration.sql: the catalog's own SQL files, run as they are.
  * The session runs with TimeZone UTC, so `current_date` is the UTC date the partitions use.
@@ -29,7 +32,7 @@ export interface LakeLayout {
   readonly aggregated: string;
   readonly rawdata: string;
   readonly rejected: string;
-  /** Where Firehose delivery failures go (`<errorPrefix>/<stream>/<error-output-type>/…`). */
+  /** The error prefix; Firehose delivery failures go under it (see `deliveryFailedPrefix`). */
   readonly errors: string;
 }
 
@@ -61,6 +64,19 @@ function duckType(schema: unknown): string {
   if (t === "number") return "BIGINT";
   if (t === "boolean") return "BOOLEAN";
   return "VARCHAR";
+}
+
+const DUCK_OF_GLUE: Record<string, string> = { string: "VARCHAR", bigint: "BIGINT", double: "DOUBLE", boolean: "BOOLEAN" };
+
+/** DuckDB `columns={…}` from Glue columns (modules/glue-columns.ts): the types Athena reads. */
+export function duckColumnsOfGlue(columns: readonly GlueColumn[]): Record<string, string> {
+  return Object.fromEntries(
+    columns.map((c) => {
+      const t = DUCK_OF_GLUE[c.type];
+      if (!t) throw new Error(`column ${c.name}: no DuckDB type for Glue type ${c.type}`);
+      return [c.name, t];
+    }),
+  );
 }
 
 /** DuckDB `columns={…}` from an object schema's shape (zod 4). */
@@ -96,7 +112,7 @@ export class LocalLake implements QueryEngine {
       const rawColumns = duckColumns(eventSchema.shape);
       rawColumns.client_timestamp = "VARCHAR";
       await lake.createTableView("rawdata", layout.rawdata, rawColumns, true);
-      await lake.createTableView("rejected", layout.rejected, undefined, true);
+      await lake.createTableView("rejected", layout.rejected, duckColumnsOfGlue(glueColumnsFromSchema(rejectedRecordSchema)), false);
       await connection.run(`CREATE VIEW clicks_today AS ${readSqlFile("clicks_today.sql")}`);
       await connection.run(`CREATE VIEW clicks_month AS ${readSqlFile("clicks_month.sql")}`);
     } catch (err) {

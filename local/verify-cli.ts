@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from "commander";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { loadConfig } from "../config/load";
+import { REJECTED_TABLE } from "../functions/core/rejected";
 import { AthenaEngine } from "./athena";
 import { lakeLayout, LocalLake, type QueryEngine } from "./lake";
 import { formatReport, readExpectedFile, reportJson, runScope, verify, type VerifyOptions } from "./verify";
@@ -43,8 +44,8 @@ export async function main(argv: string[]): Promise<number> {
     .option("--database <name>", "Glue database (with --athena; default: the config's)")
     .option("--region <region>", "AWS region (with --athena; default: the config's)")
     .option("--catalog <name>", "Athena data catalog (default AwsDataCatalog)")
-    .option("--rejected-table <name>", "table over the error output's rejected records (lake: the rejected view; Athena: none in the catalog, so the malformed checks are skipped unless given)")
-    .option("--no-rejected", "skip the malformed checks (no table over the error output)")
+    .option("--rejected-table <name>", `table over the error output's rejected records (default: the catalog's ${REJECTED_TABLE}; the lake's ${REJECTED_TABLE} view)`)
+    .option("--no-rejected", "skip the malformed checks")
     .option("--slack-hours <h>", "with --athena: partitions read past the last arrival", positive, 2)
     .option("--report <file>", "where report.json goes (default: beside the expected file)")
     .exitOverride()
@@ -63,10 +64,7 @@ export async function main(argv: string[]): Promise<number> {
   let engine: QueryEngine | undefined;
   try {
     const expected = readExpectedFile(opts.expected);
-    let verifyOptions: VerifyOptions;
-    if (!opts.rejected) verifyOptions = { skipRejected: "--no-rejected" };
-    else if (opts.lake || opts.rejectedTable) verifyOptions = { rejectedTable: opts.rejectedTable ?? "rejected" };
-    else verifyOptions = { skipRejected: "the Glue catalog has no table over the rejected records; pass --rejected-table NAME to check them" };
+    const verifyOptions: VerifyOptions = opts.rejected ? { rejectedTable: opts.rejectedTable ?? REJECTED_TABLE } : { skipRejected: "--no-rejected" };
     if (opts.lake) {
       if (!existsSync(opts.lake)) throw new Error(`no lake folder at ${opts.lake}`);
       engine = await LocalLake.open(opts.lake, lakeLayout(loadConfig()));

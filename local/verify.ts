@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
+import { REJECTED_TABLE } from "../functions/core/rejected";
 import { SESSION_ROW_COLUMNS, type SessionRow } from "../functions/core/row";
 import { parseClientTimestamp, toIso } from "../functions/core/timestamp";
 import { readSqlFile, type QueryEngine } from "./lake";
@@ -187,7 +188,7 @@ export function sideBySide(missing: Record<string, unknown>[], unexpected: Recor
 export interface VerifyOptions {
   /** Athena: restrict every query to the run's partitions. Local: leave unset (the lake is the run's). */
   readonly scope?: PartitionScope;
-  /** The table of the error output's rejected records (local: the `rejected` view). */
+  /** The table of the error output's rejected records (default `rejected`: the Glue table, or the local lake's view). */
   readonly rejectedTable?: string;
   /** Skip the malformed checks (no table over the error output), saying so. */
   readonly skipRejected?: string;
@@ -320,7 +321,7 @@ export async function verify(engine: QueryEngine, expected: ExpectedFile, option
   if (options.skipRejected) {
     checks.push({ name: "malformed: records at the error output", passed: true, expected: expected.counts.malformed, actual: null, summary: `skipped: ${options.skipRejected}` });
   } else {
-    const table = options.rejectedTable ?? "rejected";
+    const table = options.rejectedTable ?? REJECTED_TABLE;
     const rejected = await engine.query(`SELECT * FROM ${table}${where}`);
     const seen = new Set<string>();
     const byReason: Record<string, number> = {};

@@ -7,6 +7,7 @@ import { GlueCatalogTable } from "@cdktf/provider-aws/lib/glue-catalog-table";
 import { GlueCrawler } from "@cdktf/provider-aws/lib/glue-crawler";
 import type { SessionizationConfig } from "../config/schema";
 import { eventSchema } from "../functions/core/event";
+import { REJECTED_TABLE, rejectedRecordSchema } from "../functions/core/rejected";
 import { sessionRowSchema } from "../functions/core/row";
 import { AthenaView, readSql } from "../modules/athena-view";
 import { glueColumnsFromSchema, TIME_PARTITION_KEYS, type GlueColumn } from "../modules/glue-columns";
@@ -43,6 +44,11 @@ export function partitionProjection(location: string, startYear: number): Record
   };
 }
 
+/** Where Firehose `rejected` writes (the analytics stack's data prefix for it): `<errorPrefix>/rejected`. */
+export function rejectedPrefix(config: SessionizationConfig): string {
+  return `${config.lake.errorPrefix}/rejected`;
+}
+
 /** The AWS partition of a region (for ARNs built from parts). */
 export function awsPartition(region: string): string {
   if (region.startsWith("cn-")) return "aws-cn";
@@ -56,9 +62,11 @@ export class CatalogStack extends LayerStack {
   readonly database: GlueCatalogDatabase;
   readonly rawTable: GlueCatalogTable;
   readonly aggregatedTable: GlueCatalogTable;
+  readonly rejectedTable: GlueCatalogTable;
   readonly workgroup: AthenaWorkgroup;
   readonly rawColumns: GlueColumn[];
   readonly aggregatedColumns: GlueColumn[];
+  readonly rejectedColumns: GlueColumn[];
 
   constructor(scope: Construct, config: SessionizationConfig, lake: LakeStack) {
     super(scope, "catalog", config);
@@ -109,6 +117,16 @@ export class CatalogStack extends LayerStack {
       `Stagger-window session rows (W = ${config.windowSeconds} s)`,
       false,
     );
+    // The sessionizer's error output: the records it could not parse, with the reason.
+    this.rejectedColumns = glueColumnsFromSchema(rejectedRecordSchema);
+    this.rejectedTable = jsonTable(
+      REJECTED_TABLE,
+      REJECTED_TABLE,
+      rejectedPrefix(config),
+      this.rejectedColumns,
+      "Records the sessionizer rejected (not JSON, missing or wrong fields, bad timestamps), with the reason",
+      false,
+    );
 
     const viewColumns = [...this.aggregatedColumns, ...TIME_PARTITION_KEYS];
     for (const view of VIEWS) {
@@ -150,7 +168,7 @@ export class CatalogStack extends LayerStack {
 
     new TerraformOutput(this, "database_name", { value: this.database.name });
     new TerraformOutput(this, "workgroup_name", { value: this.workgroup.name });
-    new TerraformOutput(this, "tables", { value: [this.rawTable.name, this.aggregatedTable.name] });
+    new TerraformOutput(this, "tables", { value: [this.rawTable.name, this.aggregatedTable.name, this.rejectedTable.name] });
     new TerraformOutput(this, "views", { value: [...VIEWS] });
     new TerraformOutput(this, "saved_query_id", { value: saved.id });
   }
@@ -185,24 +203,24 @@ export class CatalogStack extends LayerStack {
             "glue:UpdatePartition",
             "glue:BatchUpdatePartition",
           ],
-          resources: [catalogArn, dbArn, this.rawTable.arn, this.aggregatedTable.arn],
+          resources: [catalogArn, dbArn, this.rawTable.arn, this.aggregatedTable.arn, this.rejectedTable.arn],
         },
         { sid: "LakeList", actions: ["s3:ListBucket", "s3:GetBucketLocation"], resources: [bucketArn] },
         {
           sid: "LakeRead",
           actions: ["s3:GetObject"],
-          resources: [`${bucketArn}/${config.lake.rawPrefix}/*`, `${bucketArn}/${config.firehose.destinationPrefix}/*`],
+          resources: [`${bucketArn}/${config.lake.rawPrefix}/*`, `${bucketArn}/${config.firehose.destinationPrefix}/*`, `${bucketArn}/${rejectedPrefix(config)}/*`],
         },
         { sid: "CrawlerLogs", actions: ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], resources: [logsArn] },
       ],
     });
     new GlueCrawler(this, "crawler", {
       name: `${config.namePrefix}-partitions`,
-      description: "Adds new hourly partitions to rawdata and aggregated (catalog target: the schema stays as defined)",
+      description: "Adds new hourly partitions to rawdata, aggregated and rejected (catalog target: the schema stays as defined)",
       role: role.role.arn,
       databaseName: this.database.name,
       schedule: config.catalog.crawlerSchedule,
-      catalogTarget: [{ databaseName: this.database.name, tables: [this.rawTable.name, this.aggregatedTable.name] }],
+      catalogTarget: [{ databaseName: this.database.name, tables: [this.rawTable.name, this.aggregatedTable.name, this.rejectedTable.name] }],
       schemaChangePolicy: { deleteBehavior: "LOG", updateBehavior: "LOG" },
       configuration: JSON.stringify({ Version: 1.0, CrawlerOutput: { Partitions: { AddOrUpdateBehavior: "InheritFromTable" } } }),
       dependsOn: [role.policy],

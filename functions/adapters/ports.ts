@@ -1,4 +1,5 @@
 import type { RejectReason } from "../core/event";
+import type { RejectedRecord } from "../core/rejected";
 import type { SessionRow } from "../core/row";
 import type { WindowState } from "../core/stagger";
 
@@ -80,22 +81,8 @@ export interface RowSink {
   send(rows: readonly SessionRow[]): Promise<void>;
 }
 
-/** A record that failed parsing, as written to the `rejected` delivery stream. */
-export interface RejectedRecord {
-  readonly reason: RejectReason;
-  readonly field?: string;
-  readonly detail: string;
-  /** The payload as UTF-8 text, or base64 when it is not valid UTF-8 (then data_encoding is "base64"). */
-  readonly data: string;
-  readonly data_encoding?: "base64";
-  /** Set when the payload was cut to fit a Firehose record. */
-  readonly data_truncated?: true;
-  readonly partition_key: string;
-  readonly shard_id: string;
-  readonly sequence_number: string;
-  /** Kinesis arrival time, ISO-8601. */
-  readonly arrival: string;
-}
+/** A record that failed parsing, as written to the `rejected` delivery stream (schema: functions/core/rejected.ts). */
+export type { RejectedRecord } from "../core/rejected";
 
 export interface RejectedSink {
   send(records: readonly RejectedRecord[]): Promise<void>;
