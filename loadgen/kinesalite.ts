@@ -1,10 +1,11 @@
 /**
  * kinesalite on 127.0.0.1 for trying the load generator against an emulator:
  *   npx tsx loadgen/kinesalite.ts [port]     (default: a free port)
- * prints `{"endpoint": "http://127.0.0.1:<port>"}` on stdout and runs until stdin closes,
- * SIGINT or SIGTERM. Then: npm run loadgen -- --endpoint <endpoint> --create-stream …
+ * prints `{"endpoint": "http://127.0.0.1:<port>"}` on stdout and runs until SIGINT, SIGTERM or,
+ * when stdin is a pipe, until the pipe closes. Then: npm run loadgen -- --endpoint <endpoint> --create-stream …
  * (bench/loadgen.ts runs it as a child process, so the emulator has its own event loop.)
  */
+import { fstatSync } from "node:fs";
 import { startKinesalite } from "../local/emulators";
 
 const port = Number(process.argv[2] ?? 0);
@@ -18,7 +19,7 @@ startKinesalite(port).then(
       stopping = true;
       void k.stop().then(() => process.exit(0));
     };
-    if (!process.stdin.isTTY) {
+    if (fstatSync(0).isFIFO()) {
       process.stdin.on("end", stop);
       process.stdin.on("close", stop);
       process.stdin.resume();
