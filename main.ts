@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import { configPath, loadConfig } from "./config/load";
+import { buildFunctionPackages } from "./modules/function-code";
 import { PROJECT_ROOT } from "./modules/project";
 import { buildApp } from "./stacks/app";
 
@@ -7,8 +8,10 @@ import { buildApp } from "./stacks/app";
  * The CDKTF app. `npm run synth` (or `npx cdktf synth`) writes cdktf.out/stacks/<stack>/ for
  * bootstrap, lake, ingest, analytics and catalog. The config is `config/<SESSIONIZATION_ENV or
  * dev>.json`, or the file in SESSIONIZATION_CONFIG; a bad value stops here, naming the key.
+ * The Lambda packages (esbuild bundle + deterministic zip) are built first, asynchronously;
+ * the synthesis itself is synchronous.
  */
-function main(): void {
+async function main(): Promise<void> {
   let config;
   try {
     // Resolved from the project root, so compiled JavaScript in another folder finds config/ too.
@@ -18,8 +21,12 @@ function main(): void {
     console.error((err as Error).message);
     process.exit(1);
   }
-  const { app } = buildApp(config, { outdir: process.env.CDKTF_OUTDIR });
+  const functionCode = await buildFunctionPackages();
+  const { app } = buildApp(config, { outdir: process.env.CDKTF_OUTDIR, functionCode });
   app.synth();
 }
 
-main();
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

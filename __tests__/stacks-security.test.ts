@@ -29,8 +29,8 @@ function rolePolicies(stack: StackJson): [string, Statement[]][] {
 
 describe.each(["dev", "test"])("security rules with config/%s.json", (configName) => {
   let s: SynthesizedApp;
-  beforeAll(() => {
-    s = synthesize(configName, { functionCode: stubFunctionCode() });
+  beforeAll(async () => {
+    s = await synthesize(configName, { functionCode: await stubFunctionCode() });
   });
   const stacks = () => DEPLOY_ORDER.map((n) => [n, s[n]] as const);
 

@@ -15,8 +15,8 @@ afterAll(removeScratch);
 
 describe("the app with config/dev.json and the real handlers", () => {
   let s: SynthesizedApp;
-  beforeAll(() => {
-    s = synthesize("dev");
+  beforeAll(async () => {
+    s = await synthesize("dev");
   });
 
   test("synthesizes the five stacks, each with resources", () => {
@@ -250,8 +250,8 @@ describe("the app with config/dev.json and the real handlers", () => {
 
 describe("the app with config/test.json (on-demand stream, 30 s windows, crawler, alarm topic, another region)", () => {
   let s: SynthesizedApp;
-  beforeAll(() => {
-    s = synthesize("test", { functionCode: stubFunctionCode() });
+  beforeAll(async () => {
+    s = await synthesize("test", { functionCode: await stubFunctionCode() });
   });
 
   test("parameters reach the resources", () => {

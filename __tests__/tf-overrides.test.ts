@@ -10,8 +10,8 @@ useProjectTmp();
 afterAll(removeScratch);
 
 let s: SynthesizedApp;
-beforeAll(() => {
-  s = synthesize("dev", { functionCode: stubFunctionCode() });
+beforeAll(async () => {
+  s = await synthesize("dev", { functionCode: await stubFunctionCode() });
 });
 
 test("the provider version is overridden for the check only (the synthesized JSON keeps the bindings' pin)", () => {

@@ -1,13 +1,16 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { crc32, deflateRawSync } from "node:zlib";
+import { ZipFile } from "yazl";
 
 /**
- * A deterministic zip of a directory: entries sorted by path, a fixed timestamp (1980-01-01),
- * fixed permissions, deflate level 9. The same files give the same bytes, so Lambda's
- * `source_code_hash` only changes when the code does (cdktf's own ARCHIVE assets embed file
- * mtimes, so every synth would look like a code change).
+ * A deterministic zip of a directory, written with yazl: entries sorted by path, each with the
+ * same timestamp (1980-01-01 00:00), permissions (-rw-r--r--) and deflate level 9. The same
+ * files give the same bytes, so Lambda's `source_code_hash` only changes when the code does
+ * (cdktf's own ARCHIVE assets embed file mtimes, so every synth would look like a code change).
+ *
+ * Asynchronous: yazl is stream-based. Synthesis itself stays synchronous; the packages are
+ * built before it (`buildFunctionPackages()` in modules/function-code.ts, awaited by main.ts).
  */
 export interface ZipResult {
   readonly file: string;
@@ -18,12 +21,20 @@ export interface ZipResult {
   readonly sha256Base64: string;
 }
 
-const DOS_TIME = 0; // 00:00:00
-const DOS_DATE = (0 << 9) | (1 << 5) | 1; // 1980-01-01
+/**
+ * The entries' timestamp. yazl encodes the DOS date/time from the *local* calendar fields
+ * (getFullYear, getHours…), so the Date is built from local fields: 1980-01-01 00:00 in every
+ * time zone. `forceDosTimestamp` leaves out the Info-ZIP "UT" field, which stores UTC epoch
+ * seconds and would then differ between time zones.
+ */
+const ZIP_MTIME = () => new Date(1980, 0, 1, 0, 0, 0);
+/** Regular file, -rw-r--r--. */
+export const ZIP_FILE_MODE = 0o100644;
+export const ZIP_COMPRESSION_LEVEL = 9;
 
 function listFiles(dir: string, base = ""): string[] {
   const out: string[] = [];
-  for (const name of readdirSync(path.join(dir, base)).sort()) {
+  for (const name of readdirSync(path.join(dir, base))) {
     const rel = base ? `${base}/${name}` : name;
     const st = statSync(path.join(dir, rel));
     if (st.isDirectory()) out.push(...listFiles(dir, rel));
@@ -32,59 +43,32 @@ function listFiles(dir: string, base = ""): string[] {
   return out;
 }
 
-export function zipDirectory(sourceDir: string, target: string): ZipResult {
-  const zipFile = path.resolve(target);
-  const locals: Buffer[] = [];
-  const centrals: Buffer[] = [];
-  let offset = 0;
-  for (const rel of listFiles(sourceDir)) {
-    const data = readFileSync(path.join(sourceDir, rel));
-    const compressed = deflateRawSync(data, { level: 9 });
-    const crc = crc32(data) >>> 0;
-    const name = Buffer.from(rel, "utf8");
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4); // version needed
-    local.writeUInt16LE(0x0800, 6); // UTF-8 names
-    local.writeUInt16LE(8, 8); // deflate
-    local.writeUInt16LE(DOS_TIME, 10);
-    local.writeUInt16LE(DOS_DATE, 12);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(compressed.length, 18);
-    local.writeUInt32LE(data.length, 22);
-    local.writeUInt16LE(name.length, 26);
-    local.writeUInt16LE(0, 28);
-    locals.push(local, name, compressed);
-
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE((3 << 8) | 20, 4); // made by: unix, 2.0
-    central.writeUInt16LE(20, 6);
-    central.writeUInt16LE(0x0800, 8);
-    central.writeUInt16LE(8, 10);
-    central.writeUInt16LE(DOS_TIME, 12);
-    central.writeUInt16LE(DOS_DATE, 14);
-    central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(compressed.length, 20);
-    central.writeUInt32LE(data.length, 24);
-    central.writeUInt16LE(name.length, 28);
-    central.writeUInt16LE(0, 30); // extra
-    central.writeUInt16LE(0, 32); // comment
-    central.writeUInt16LE(0, 34); // disk
-    central.writeUInt16LE(0, 36); // internal attrs
-    central.writeUInt32LE(((0o100644 << 16) >>> 0), 38); // -rw-r--r--
-    central.writeUInt32LE(offset, 42);
-    centrals.push(central, name);
-    offset += local.length + name.length + compressed.length;
+/** The zip's bytes: the files of `sourceDir` (relative paths, `/`-separated), sorted by path. */
+export function zipBuffer(sourceDir: string): Promise<Buffer> {
+  const zip = new ZipFile();
+  const chunks: Buffer[] = [];
+  const done = new Promise<Buffer>((resolve, reject) => {
+    zip.outputStream.on("data", (chunk: Buffer) => chunks.push(chunk));
+    zip.outputStream.on("error", reject);
+    zip.outputStream.on("end", () => resolve(Buffer.concat(chunks)));
+  });
+  const mtime = ZIP_MTIME();
+  for (const rel of listFiles(sourceDir).sort()) {
+    zip.addBuffer(readFileSync(path.join(sourceDir, rel)), rel, {
+      mtime,
+      mode: ZIP_FILE_MODE,
+      compress: true,
+      compressionLevel: ZIP_COMPRESSION_LEVEL,
+      forceDosTimestamp: true,
+    });
   }
-  const centralSize = centrals.reduce((n, b) => n + b.length, 0);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(centrals.length / 2, 8);
-  end.writeUInt16LE(centrals.length / 2, 10);
-  end.writeUInt32LE(centralSize, 12);
-  end.writeUInt32LE(offset, 16);
-  const zip = Buffer.concat([...locals, ...centrals, end]);
+  zip.end();
+  return done;
+}
+
+export async function zipDirectory(sourceDir: string, target: string): Promise<ZipResult> {
+  const zipFile = path.resolve(target);
+  const zip = await zipBuffer(sourceDir);
   mkdirSync(path.dirname(zipFile), { recursive: true });
   writeFileSync(zipFile, zip);
   const digest = createHash("sha256").update(zip).digest();

@@ -21,6 +21,7 @@ import { loadConfig } from "../config/load";
 import type { SessionizationConfig } from "../config/schema";
 import { startDynalite, startKinesalite, startS3rver, type RunningEmulator } from "../local/emulators";
 import { windowTableDefinition } from "../functions/adapters/window-table";
+import { buildFunctionPackages } from "../modules/function-code";
 import { buildApp, DEPLOY_ORDER, PROJECT_ROOT } from "../stacks/app";
 import {
   checkWindowTableTtl,
@@ -119,7 +120,7 @@ async function main(): Promise<void> {
   }
   const tSynth = Date.now();
   const outdir = path.join(CHECK_DIR, "cdktf.out");
-  buildApp(config, { outdir, bootstrapStateFile: path.join(CHECK_DIR, "bootstrap.tfstate") }).app.synth();
+  buildApp(config, { outdir, bootstrapStateFile: path.join(CHECK_DIR, "bootstrap.tfstate"), functionCode: await buildFunctionPackages() }).app.synth();
   console.log(`synth: ${DEPLOY_ORDER.length} stacks in ${((Date.now() - tSynth) / 1000).toFixed(1)} s`);
   const dirOf = (s: StackName) => path.join(outdir, "stacks", s);
   const json = Object.fromEntries(DEPLOY_ORDER.map((s) => [s, readJson<SynthesizedStack>(path.join(dirOf(s), "cdk.tf.json"))])) as Record<StackName, SynthesizedStack>;

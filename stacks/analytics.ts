@@ -13,7 +13,7 @@ import { functionEnvironment, functionSettings } from "../functions/settings";
 import { MetricAlarm } from "../modules/alarms";
 import { dashboardUrl, SessionDashboard } from "../modules/dashboard";
 import { FirehoseToS3 } from "../modules/firehose-to-s3";
-import { buildFunctionCode, FUNCTION_ENTRIES, type FunctionCode, type FunctionName } from "../modules/function-code";
+import type { FunctionCode, FunctionName } from "../modules/function-code";
 import type { PolicyStatement } from "../modules/iam";
 import { LambdaFunction } from "../modules/lambda-function";
 import { dynamodbTableArgs } from "../modules/window-table";
@@ -31,9 +31,8 @@ import type { LakeStack } from "./lake";
 export interface AnalyticsStackProps {
   readonly lake: LakeStack;
   readonly ingest: IngestStack;
-  /** Prebuilt deployment packages (tests); by default the handlers are bundled with esbuild. */
-  readonly functionCode?: Partial<Record<FunctionName, FunctionCode>>;
-  readonly buildDir?: string;
+  /** The deployment packages, built before synthesis: `await buildFunctionPackages()` (modules/function-code.ts). */
+  readonly functionCode: Record<FunctionName, FunctionCode>;
 }
 
 export class AnalyticsStack extends LayerStack {
@@ -110,12 +109,11 @@ export class AnalyticsStack extends LayerStack {
       },
       { sid: "DeadLetters", actions: ["sqs:SendMessage"], resources: [this.deadLetterQueue.arn] },
     ];
-    const code = (name: FunctionName) => props.functionCode?.[name] ?? buildFunctionCode(name, FUNCTION_ENTRIES[name], props.buildDir);
     const fn = (name: FunctionName, description: string, extra: PolicyStatement[]) =>
       new LambdaFunction(this, name, {
         functionName: `${np}-${name}`,
         description,
-        code: code(name),
+        code: props.functionCode[name],
         environment,
         memoryMB: a.memoryMB,
         timeoutSeconds: a.timeoutSeconds,

@@ -16,8 +16,8 @@ export interface BuildAppOptions {
   readonly outdir?: string;
   /** Where the bootstrap stack keeps its local state (default: `terraform.bootstrap.<env>.tfstate` in the project). */
   readonly bootstrapStateFile?: string;
-  readonly functionCode?: Partial<Record<FunctionName, FunctionCode>>;
-  readonly buildDir?: string;
+  /** The Lambda packages, built before synthesis (zipping is asynchronous): `await buildFunctionPackages()`. */
+  readonly functionCode: Record<FunctionName, FunctionCode>;
 }
 
 export interface SessionizationApp {
@@ -31,7 +31,7 @@ export interface SessionizationApp {
 
 export { PROJECT_ROOT };
 
-export function buildApp(config: SessionizationConfig, options: BuildAppOptions = {}): SessionizationApp {
+export function buildApp(config: SessionizationConfig, options: BuildAppOptions): SessionizationApp {
   const outdir = path.resolve(options.outdir ?? path.join(PROJECT_ROOT, "cdktf.out"));
   const app = new App({ outdir, skipValidation: false });
   const stateFile = options.bootstrapStateFile ?? path.join(PROJECT_ROOT, `terraform.bootstrap.${config.environment}.tfstate`);
@@ -40,7 +40,7 @@ export function buildApp(config: SessionizationConfig, options: BuildAppOptions 
   });
   const lake = new LakeStack(app, config);
   const ingest = new IngestStack(app, config, lake);
-  const analytics = new AnalyticsStack(app, config, { lake, ingest, functionCode: options.functionCode, buildDir: options.buildDir });
+  const analytics = new AnalyticsStack(app, config, { lake, ingest, functionCode: options.functionCode });
   const catalog = new CatalogStack(app, config, lake);
   return { app, bootstrap, lake, ingest, analytics, catalog };
 }

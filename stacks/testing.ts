@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import * as path from "node:path";
 import { loadConfig } from "../config/load";
 import type { SessionizationConfig } from "../config/schema";
-import { buildFunctionCode, type FunctionCode, type FunctionName } from "../modules/function-code";
+import { buildFunctionCode, buildFunctionPackages, type FunctionCode, type FunctionName } from "../modules/function-code";
 import { PROJECT_ROOT } from "../modules/project";
 import { buildApp, DEPLOY_ORDER, type SessionizationApp } from "./app";
 
@@ -30,12 +30,12 @@ export function useProjectTmp(): void {
 export const configFile = (name: string) => path.join(PROJECT_ROOT, "config", `${name}.json`);
 
 /** A tiny handler bundled like the real ones, for tests that do not need the real code. */
-export function stubFunctionCode(): Record<FunctionName, FunctionCode> {
+export async function stubFunctionCode(): Promise<Record<FunctionName, FunctionCode>> {
   const dir = mkdtempSync(path.join(SCRATCH, "stub-"));
   created.push(dir);
   const entry = path.join(dir, "handler.ts");
   writeFileSync(entry, "export const handler = async () => ({ batchItemFailures: [] });\n");
-  const code = buildFunctionCode("stub", entry, path.join(dir, "build"));
+  const code = await buildFunctionCode("stub", entry, path.join(dir, "build"));
   return { sessionizer: code, sweeper: code };
 }
 
@@ -46,12 +46,14 @@ export function removeScratch(): void {
   for (const dir of created.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
-export function synthesize(config: SessionizationConfig | string, options: { functionCode?: Record<FunctionName, FunctionCode> } = {}): SynthesizedApp {
+/** Synthesizes the app; without `functionCode`, the real handlers are bundled and zipped first. */
+export async function synthesize(config: SessionizationConfig | string, options: { functionCode?: Record<FunctionName, FunctionCode> } = {}): Promise<SynthesizedApp> {
   useProjectTmp();
   const cfg = typeof config === "string" ? loadConfig(configFile(config)) : config;
   const outdir = mkdtempSync(path.join(SCRATCH, "synth-"));
   created.push(outdir);
-  const app = buildApp(cfg, { outdir, bootstrapStateFile: path.join(outdir, "bootstrap.tfstate"), functionCode: options.functionCode, buildDir: path.join(outdir, "build") });
+  const functionCode = options.functionCode ?? (await buildFunctionPackages(path.join(outdir, "build")));
+  const app = buildApp(cfg, { outdir, bootstrapStateFile: path.join(outdir, "bootstrap.tfstate"), functionCode });
   app.app.synth();
   const result: Record<string, unknown> = { app, outdir };
   for (const s of DEPLOY_ORDER) result[s] = JSON.parse(readFileSync(path.join(outdir, "stacks", s, "cdk.tf.json"), "utf8"));
