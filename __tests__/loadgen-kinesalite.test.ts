@@ -11,8 +11,8 @@ import { makeKinesisClient, runLoad, type LoadResult } from "../loadgen/run";
 import { evenShardRanges, shardIndexFor } from "../loadgen/shards";
 import { canonical, naiveExpected, readLines, tmpDir, type Line } from "./loadgen-helpers";
 
-
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
+
 /** A real push to kinesalite on 127.0.0.1 (HTTP/1.1 handler), read back from every shard. */
 
 let kinesalite: RunningEmulator;

@@ -11,8 +11,8 @@ import { pickUserIds } from "../loadgen/model";
 import { runLoad } from "../loadgen/run";
 import { readLines, tmpDir } from "./loadgen-helpers";
 
-
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
+
 /** PutRecords limits and partial-failure retries, against aws-sdk-client-mock. */
 
 const kinesis = mockClient(KinesisClient);
