@@ -1,7 +1,8 @@
 import { FirehoseClient, ListDeliveryStreamsCommand, PutRecordBatchCommand, PutRecordCommand } from "@aws-sdk/client-firehose";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import * as path from "node:path";
-import { LocalFirehose, hivePartition } from "../local/firehose";
+import { LOCAL_ERROR_OUTPUT_TYPE, LocalFirehose, hivePartition } from "../local/firehose";
+import { firehoseErrorPrefix } from "../modules/firehose-prefixes";
 
 /** The local Firehose through the real SDK client (JSON 1.1 over HTTP on 127.0.0.1). */
 
@@ -39,8 +40,8 @@ describe("local Firehose", () => {
       now: () => now,
       failEntry: (_s, i) => (failing.has(i) ? "ServiceUnavailableException" : undefined),
       streams: [
-        { name: "rows", prefix: "aggregated/", errorPrefix: "errors/aggregated/" },
-        { name: "raw", prefix: "rawdata/", errorPrefix: "errors/raw/", appendDelimiter: true },
+        { name: "rows", prefix: "aggregated/", errorPrefix: "errors", shortName: "aggregated" },
+        { name: "raw", prefix: "rawdata/", errorPrefix: "errors", shortName: "raw", appendDelimiter: true },
       ],
     });
     const running = await firehose.start();
@@ -132,7 +133,7 @@ describe("local Firehose", () => {
   });
 
   test("the buffer interval delivers without a flush", async () => {
-    const quick = new LocalFirehose({ lakeDir: lake, bufferIntervalSeconds: 0.05, bufferSizeBytes: 1 << 20, streams: [{ name: "q", prefix: "q/", errorPrefix: "errors/q/" }] });
+    const quick = new LocalFirehose({ lakeDir: lake, bufferIntervalSeconds: 0.05, bufferSizeBytes: 1 << 20, streams: [{ name: "q", prefix: "q/", errorPrefix: "errors", shortName: "q" }] });
     quick.put("q", [Buffer.from("1\n")]);
     for (let i = 0; i < 200 && quick.statsOf("q").objects === 0; i++) await new Promise((r) => setTimeout(r, 10));
     expect(quick.statsOf("q")).toMatchObject({ objects: 1, buffered: 0 });
@@ -151,7 +152,8 @@ describe("local Firehose", () => {
         attempts++;
         throw new Error("disk on fire");
       },
-      streams: [{ name: "b", prefix: "b/", errorPrefix: "errors/b/" }],
+      // the rejected stream's layout: its data prefix is inside the error prefix
+      streams: [{ name: "b", prefix: "errors/rejected/", errorPrefix: "errors", shortName: "rejected" }],
     });
     const stderr = jest.spyOn(process.stderr, "write").mockImplementation(() => true);
     broken.put("b", [Buffer.from("lost?\n")], T0);
@@ -159,7 +161,15 @@ describe("local Firehose", () => {
     stderr.mockRestore();
     expect(attempts).toBe(3);
     expect(broken.statsOf("b")).toMatchObject({ failedRecords: 1, objects: 0 });
-    const [file] = files(path.join(lake, "errors", "b"));
-    expect(file.startsWith(`delivery-failed/${hivePartition(T0)}`)).toBe(true);
+    // The failed object is in the stream's delivery-failed folder, the one the stacks configure
+    // (firehoseErrorPrefix with Firehose's placeholders filled in), not inside the data folder.
+    expect(existsSync(path.join(lake, "errors", "rejected"))).toBe(false);
+    const [file] = files(path.join(lake, "errors", "delivery-failed"));
+    const expectedPrefix = firehoseErrorPrefix("errors", "rejected", { errorOutputType: LOCAL_ERROR_OUTPUT_TYPE, timePartitions: hivePartition(T0) });
+    expect(expectedPrefix).toBe(`errors/delivery-failed/rejected/s3-failed/${hivePartition(T0)}`);
+    expect(path.join("errors", "delivery-failed", file).startsWith(expectedPrefix)).toBe(true);
+    expect(firehoseErrorPrefix("errors", "rejected")).toBe(
+      "errors/delivery-failed/rejected/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/",
+    );
   });
 });

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from "node:fs";
+import { firehoseErrorPrefix } from "../modules/firehose-prefixes";
 import { REJECTED_TABLE, rejectedRecordSchema } from "../functions/core/rejected";
 import { glueColumnsFromSchema } from "../modules/glue-columns";
 import * as path from "node:path";
@@ -97,7 +98,7 @@ describe("the app with config/dev.json and the real handlers", () => {
     expect(raw.kinesis_source_configuration.kinesis_stream_arn).toBe("${aws_kinesis_stream.stream.arn}");
     const s3 = raw.extended_s3_configuration;
     expect(s3.prefix).toBe("rawdata/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/");
-    expect(s3.error_output_prefix).toBe("errors/raw/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/");
+    expect(s3.error_output_prefix).toBe("errors/delivery-failed/raw/!{firehose:error-output-type}/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/");
     expect(s3).toMatchObject({ buffering_interval: 300, buffering_size: 5, compression_format: "GZIP" });
     expect(s3.processing_configuration.processors).toEqual([{ type: "AppendDelimiterToRecord" }]);
   });
@@ -158,7 +159,24 @@ describe("the app with config/dev.json and the real handlers", () => {
     expect(streams.aggregated_stream.kinesis_source_configuration).toBeUndefined();
     expect(streams.aggregated_stream.extended_s3_configuration.prefix).toBe("aggregated/year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/");
     expect(streams.rejected_stream.extended_s3_configuration.prefix).toMatch(/^errors\/rejected\/year=!\{timestamp:yyyy\}\//);
-    expect(streams.rejected_stream.extended_s3_configuration.error_output_prefix).toMatch(/^errors\/rejected\/!\{firehose:error-output-type\}\/year=/);
+    // Delivery failures of every stream under errors/delivery-failed/<stream>/: never inside a data prefix
+    // (the rejected stream's data prefix errors/rejected/ is the Glue table rejected).
+    const all = { ...streams, ...s.ingest.resource.aws_kinesis_firehose_delivery_stream };
+    for (const [id, short] of [["raw_stream", "raw"], ["aggregated_stream", "aggregated"], ["rejected_stream", "rejected"]]) {
+      const conf = all[id].extended_s3_configuration;
+      expect(conf.error_output_prefix).toBe(firehoseErrorPrefix("errors", short));
+      expect(conf.error_output_prefix).toMatch(new RegExp(`^errors/delivery-failed/${short}/!\\{firehose:error-output-type\\}/year=`));
+      for (const other of Object.values(all)) expect(conf.error_output_prefix.startsWith(other.extended_s3_configuration.prefix.replace(/year=.*$/, ""))).toBe(false);
+    }
+    // Each Firehose role writes its data prefix and its own delivery-failed folder, nothing else.
+    const objects = (stack: typeof s.analytics, role: string) => {
+      const policy = Object.values(stack.resource.aws_iam_role_policy ?? {}).find((p: any) => p.role.includes(`aws_iam_role.${role}.`)) as any;
+      // keys under the lake bucket's ARN (a cross-stack reference)
+      return JSON.parse(policy.policy).Statement.find((st: any) => st.Sid === "LakeObjects").Resource.map((r: string) => r.replace(/^\$\{[^}]+\}\//, ""));
+    };
+    expect(objects(s.analytics, "rejected_delivery_role")).toEqual(["errors/rejected/*", "errors/delivery-failed/rejected/*"]);
+    expect(objects(s.analytics, "aggregated_delivery_role")).toEqual(["aggregated/*", "errors/delivery-failed/aggregated/*"]);
+    expect(objects(s.ingest, "raw_delivery_role")).toEqual(["rawdata/*", "errors/delivery-failed/raw/*"]);
   });
 
   test("analytics: dashboard Sessionization-<name> with the seed's metrics, and the alarms", () => {

@@ -3,6 +3,7 @@ import { mkdir, rename, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
+import { firehoseErrorPrefix } from "../modules/firehose-prefixes";
 import { EmulatorStartError, type RunningEmulator } from "./emulators";
 
 /**
@@ -19,8 +20,9 @@ import { EmulatorStartError, type RunningEmulator } from "./emulators";
  * - record bytes are concatenated as sent (Firehose adds no delimiter); a stream with
  *   `appendDelimiter` adds "\n" after each record (Firehose's AppendDelimiterToRecord processor,
  *   which a Kinesis-sourced stream of JSON records needs);
- * - an object that cannot be written after bounded retries goes to
- *   `<errorPrefix><error-output-type>/year=…/` (error-output-type `delivery-failed`);
+ * - an object that cannot be written after bounded retries goes to the stream's error output,
+ *   `<errorPrefix>/delivery-failed/<shortName>/s3-failed/year=…/`: the same `firehoseErrorPrefix`
+ *   the stacks give Firehose, with the error output type `s3-failed` and the object's hour filled in;
  * - objects appear atomically (written beside the lake, then renamed), so a reader never sees half a file;
  * - `flush()` / `stop()` deliver everything buffered: nothing acknowledged is lost on shutdown.
  */
@@ -29,8 +31,10 @@ export interface DeliveryStreamSpec {
   readonly name: string;
   /** Key prefix of delivered objects, relative to the lake folder, ending in "/" (e.g. `aggregated/`). */
   readonly prefix: string;
-  /** Key prefix of failed deliveries (e.g. `errors/aggregated/`); the error-output-type follows it. */
+  /** The lake's error prefix without slashes (config `lake.errorPrefix`, e.g. `errors`). */
   readonly errorPrefix: string;
+  /** The stream's short name in its error output prefix (e.g. `aggregated`), as the stacks name it. */
+  readonly shortName: string;
   /** Add "\n" after each record (AppendDelimiterToRecord). */
   readonly appendDelimiter?: boolean;
 }
@@ -71,6 +75,8 @@ export const FIREHOSE_LIMITS = {
 } as const;
 
 const ACCOUNT = "000000000000";
+/** The error output type the local Firehose gives an object it could not write to the lake. */
+export const LOCAL_ERROR_OUTPUT_TYPE = "s3-failed";
 const TARGET_PREFIX = "Firehose_20150804.";
 
 class FirehoseError extends Error {
@@ -249,7 +255,7 @@ export class LocalFirehose {
         return;
       } catch (err) {
         if (attempt >= retries) {
-          const errorKey = `${spec.errorPrefix}delivery-failed/${hivePartition(buf.oldestArrivalMs)}${name}`;
+          const errorKey = `${firehoseErrorPrefix(spec.errorPrefix, spec.shortName, { errorOutputType: LOCAL_ERROR_OUTPUT_TYPE, timePartitions: hivePartition(buf.oldestArrivalMs) })}${name}`;
           try {
             await this.atomicWrite(path.join(this.options.lakeDir, errorKey), body);
           } catch (err2) {

@@ -32,7 +32,7 @@ export interface LakeLayout {
   readonly aggregated: string;
   readonly rawdata: string;
   readonly rejected: string;
-  /** The error prefix; Firehose delivery failures go under it (see `deliveryFailedPrefix`). */
+  /** The error prefix: the rejected records and, under `delivery-failed/`, Firehose delivery failures (modules/firehose-prefixes.ts). */
   readonly errors: string;
 }
 

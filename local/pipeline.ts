@@ -393,9 +393,10 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
       bufferSizeBytes: bufferSizeMB * 1024 * 1024,
       failEntry: options.failFirehoseEntry,
       streams: [
-        { name: names.rawDelivery, prefix: layout.rawdata, errorPrefix: `${layout.errors}raw/`, appendDelimiter: true },
-        { name: names.rowsDelivery, prefix: layout.aggregated, errorPrefix: `${layout.errors}aggregated/` },
-        { name: names.rejectedDelivery, prefix: layout.rejected, errorPrefix: `${layout.errors}rejected/` },
+        // short names as the stacks give them (stacks/ingest.ts, stacks/analytics.ts)
+        { name: names.rawDelivery, prefix: layout.rawdata, errorPrefix: config.lake.errorPrefix, shortName: "raw", appendDelimiter: true },
+        { name: names.rowsDelivery, prefix: layout.aggregated, errorPrefix: config.lake.errorPrefix, shortName: "aggregated" },
+        { name: names.rejectedDelivery, prefix: layout.rejected, errorPrefix: config.lake.errorPrefix, shortName: "rejected" },
       ],
     });
     emulators.push(await firehose.start());

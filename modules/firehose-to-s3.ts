@@ -2,17 +2,20 @@ import { Construct } from "constructs";
 import { CloudwatchLogGroup } from "@cdktf/provider-aws/lib/cloudwatch-log-group";
 import { CloudwatchLogStream } from "@cdktf/provider-aws/lib/cloudwatch-log-stream";
 import { KinesisFirehoseDeliveryStream } from "@cdktf/provider-aws/lib/kinesis-firehose-delivery-stream";
+import { deliveryFailedRoot, firehoseErrorPrefix, firehosePrefix } from "./firehose-prefixes";
 import { logStreamsOf, ServiceRole, type PolicyStatement } from "./iam";
+
+export { DELIVERY_FAILED_FOLDER, FIREHOSE_ERROR_OUTPUT_TYPE, HIVE_TIME_PARTITIONS, deliveryFailedRoot, firehoseErrorPrefix, firehosePrefix } from "./firehose-prefixes";
 
 /**
  * A Firehose delivery stream to the lake bucket: Hive-style time partitions
  * (`<prefix>/year=YYYY/month=MM/day=DD/hour=HH/`, UTC arrival time), GZIP, an error prefix
- * `<errorPrefix>/<name>/<error-output-type>/year=…/`, delivery logs with retention, and a
+ * `<errorPrefix>/delivery-failed/<name>/<error-output-type>/year=…/` (modules/firehose-prefixes.ts,
+ * shared with the local Firehose), delivery logs with retention, and a
  * role that can write only under its own prefixes. Direct PUT streams are encrypted with an
  * AWS-owned key; a stream fed by Kinesis reads the (KMS-encrypted) source stream instead,
  * where Firehose does not accept its own server-side encryption.
  */
-export const HIVE_TIME_PARTITIONS = "year=!{timestamp:yyyy}/month=!{timestamp:MM}/day=!{timestamp:dd}/hour=!{timestamp:HH}/";
 
 export interface KinesisSource {
   readonly streamArn: string;
@@ -37,9 +40,6 @@ export interface FirehoseToS3Props {
   readonly appendNewline?: boolean;
 }
 
-export const firehosePrefix = (prefix: string) => `${prefix}/${HIVE_TIME_PARTITIONS}`;
-export const firehoseErrorPrefix = (errorPrefix: string, shortName: string) =>
-  `${errorPrefix}/${shortName}/!{firehose:error-output-type}/${HIVE_TIME_PARTITIONS}`;
 
 export class FirehoseToS3 extends Construct {
   readonly deliveryStream: KinesisFirehoseDeliveryStream;
@@ -60,7 +60,8 @@ export class FirehoseToS3 extends Construct {
       {
         sid: "LakeObjects",
         actions: ["s3:AbortMultipartUpload", "s3:GetObject", "s3:PutObject"],
-        resources: [`${bucket}/${props.prefix}/*`, `${bucket}/${props.errorPrefix}/${props.shortName}/*`],
+        // its data prefix and its own folder of delivery failures, nothing else
+        resources: [`${bucket}/${props.prefix}/*`, `${bucket}/${deliveryFailedRoot(props.errorPrefix, props.shortName)}/*`],
       },
       { sid: "DeliveryLogs", actions: ["logs:PutLogEvents"], resources: [logStreamsOf(this.logGroup.arn)] },
     ];
