@@ -197,6 +197,63 @@ describe("partial failures", () => {
   });
 });
 
+describe("re-stamping on retry", () => {
+  test("prepare can take an item back before a retry: it is neither resent nor failed", async () => {
+    kinesis.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => ({
+      FailedRecordCount: 0,
+      Records: (input.Records ?? []).map(() => ({ ErrorCode: "InternalFailure", ErrorMessage: "x" })),
+    }));
+    const items = [{ data: "a", partitionKey: "1" }, { data: "b", partitionKey: "2" }];
+    const out = await putBatch({
+      client: client(),
+      stream: "s",
+      items,
+      prepare: (r, _t, attempt) => (attempt > 1 && r.data === "a" ? null : r),
+      maxAttempts: 3,
+      baseDelayMs: 1,
+      maxDelayMs: 2,
+    });
+    expect([0, 1, 2].map(sentData)).toEqual([["a", "b"], ["b"], ["b"]]);
+    expect(out.withdrawn).toEqual([items[0]]);
+    expect(out.failed.map((f) => f.item)).toEqual([items[1]]);
+  });
+
+  test("in a run, a retried record is stamped again: the acknowledged payload is the retry's", async () => {
+    // one call in flight: odd calls are first attempts (all throttled), even calls their retries
+    let call = 0;
+    kinesis.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => {
+      call++;
+      return {
+        FailedRecordCount: 0,
+        Records: (input.Records ?? []).map((_, i) =>
+          call % 2 === 1 ? { ErrorCode: "ProvisionedThroughputExceededException", ErrorMessage: "throttled" } : { SequenceNumber: `${call}-${i}`, ShardId: "shardId-000000000000" },
+        ),
+      };
+    });
+    const out = tmpDir("loadgen-restamp");
+    const result = await runLoad(
+      { endpoint: "http://127.0.0.1:1", stream: "s", shards: 2, users: 30, events: 150, rate: 3000, lateFraction: 0, malformedFraction: 0, out, maxAttempts: 3, retryBaseDelayMs: 100, retryMaxDelayMs: 200 },
+      { kinesisClient: client() },
+    );
+    expect(result.counts.failed).toBe(0);
+    expect(result.counts.retried).toBe(150);
+    const calls = kinesis.commandCalls(PutRecordsCommand).map((c) => (c.args[0].input.Records ?? []).map((r) => Buffer.from(r.Data as Uint8Array).toString()));
+    const first = calls.filter((_, i) => i % 2 === 0).flat();
+    const retries = calls.filter((_, i) => i % 2 === 1).flat();
+    const lines = readLines(result.eventsPath);
+    // exactly the retries' payloads were acknowledged and written
+    expect(lines.map((l) => l.data).sort()).toEqual([...retries].sort());
+    // and they were stamped again (a backoff of up to 100 ms later): most differ from the first attempt's
+    const same = retries.filter((d, i) => d === first[i]).length;
+    expect(same).toBeLessThan(retries.length / 2);
+    for (const l of lines) {
+      const lag = Date.parse(l.arrival) - Date.parse(JSON.parse(l.data).client_timestamp.replace(" ", "T") + "Z");
+      expect(lag).toBeGreaterThanOrEqual(0);
+      expect(lag).toBeLessThanOrEqual(200);
+    }
+  });
+});
+
 describe("rate limits", () => {
   test("a shard never gets more than 1,000 records in any second", () => {
     const limiter = new Limiter({ rate: Infinity, shards: 1 }, 0);
