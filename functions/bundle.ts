@@ -28,6 +28,10 @@ export function bundleFunction(entryFile: string, outDir: string): BundleResult 
     platform: "node",
     target: "node20",
     format: "cjs",
+    // Packages with both builds and no `exports` map (the AWS SDK v3, Smithy): take the ES module
+    // build (`module`) over the CommonJS one (`main`); ESM tree-shakes, CommonJS does not. The
+    // output stays CommonJS. (esbuild's default for platform node is main first.)
+    mainFields: ["module", "main"],
     minify: true,
     sourcemap: false,
     legalComments: "none",

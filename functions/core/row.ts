@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * The output row (SPEC section 4, the seed's DESTINATION_SQL_STREAM), one JSON object per
