@@ -122,8 +122,12 @@ export const configSchema = z
           })
           .default(30),
         metricsNamespace: z.string().min(1).max(255).default("Sessionization"),
-        /** Alarm when the sessionizer's iterator age passes this. */
-        iteratorAgeAlarmSeconds: z.number().int().min(10).max(86400).default(300),
+        /**
+         * Alarm when the sessionizer's iterator age passes this. Omitted: the sweep grace (at least
+         * 10 s), since a record processed later than the grace after its window's close may
+         * open a second window instead of joining the first.
+         */
+        iteratorAgeAlarmSeconds: z.number().int().min(10).max(86400).optional(),
         /** Optional SNS topic ARN for alarm notifications. */
         alarmTopicArn: z.string().regex(/^arn:aws[a-z-]*:sns:/, "an SNS topic ARN").optional(),
       })
@@ -159,6 +163,9 @@ export interface SessionizationConfig extends ParsedConfig {
   readonly windowSeconds: number;
   readonly databaseName: string;
   readonly dashboardName: string;
+  /** Where Firehose `rejected` writes the malformed records: `<errorPrefix>/rejected`. */
+  readonly rejectedPrefix: string;
+  readonly iteratorAgeAlarmSeconds: number;
 }
 
 export function deriveConfig(parsed: ParsedConfig): SessionizationConfig {
@@ -169,5 +176,7 @@ export function deriveConfig(parsed: ParsedConfig): SessionizationConfig {
     windowSeconds: parsed.session.windowSeconds ?? SESSION_BASIS_SECONDS[parsed.session.basis],
     databaseName: parsed.catalog.databaseName ?? namePrefix.replace(/-/g, "_"),
     dashboardName: `Sessionization-${namePrefix}`,
+    rejectedPrefix: `${parsed.lake.errorPrefix}/rejected`,
+    iteratorAgeAlarmSeconds: parsed.analytics.iteratorAgeAlarmSeconds ?? Math.max(10, parsed.session.sweepGraceSeconds),
   };
 }

@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import * as path from "node:path";
 
 /**
- * Bundles one Lambda handler with esbuild into `<outDir>/index.js` (CommonJS, Node 20, minified,
+ * Bundles one Lambda handler with esbuild into `<outDir>/index.js` (CommonJS, Node 22 as the Lambda runtime, minified,
  * the AWS SDK included so the code does not depend on the runtime's copy). The output is
  * deterministic: the same sources give the same bytes, so the asset hash only changes with the code.
  */
@@ -26,7 +26,7 @@ export function bundleFunction(entryFile: string, outDir: string): BundleResult 
     outfile: file,
     bundle: true,
     platform: "node",
-    target: "node20",
+    target: "node22",
     format: "cjs",
     // Packages with both builds and no `exports` map (the AWS SDK v3, Smithy): take the ES module
     // build (`module`) over the CommonJS one (`main`); ESM tree-shakes, CommonJS does not. The

@@ -41,7 +41,7 @@ export function lakeLayout(config: SessionizationConfig): LakeLayout {
   return {
     aggregated: `${config.firehose.destinationPrefix}/`,
     rawdata: `${config.lake.rawPrefix}/`,
-    rejected: `${config.lake.errorPrefix}/rejected/`,
+    rejected: `${config.rejectedPrefix}/`,
     errors: `${config.lake.errorPrefix}/`,
   };
 }

@@ -21,7 +21,12 @@ export interface LambdaFunctionProps {
   readonly statements: readonly PolicyStatement[];
 }
 
-export const LAMBDA_RUNTIME = "nodejs20.x";
+/**
+ * Node.js 22: nodejs20.x was deprecated on 2026-04-30 and Lambda no longer creates functions on it.
+ * nodejs24.x would last longer, but the provider 5.100.0 the offline check validates with does
+ * not know it yet; 22 is supported until 2027-04-30.
+ */
+export const LAMBDA_RUNTIME = "nodejs22.x";
 
 export class LambdaFunction extends Construct {
   readonly function: AwsLambdaFunction;

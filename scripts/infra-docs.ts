@@ -45,7 +45,7 @@ export const DESCRIPTIONS: Record<string, string> = {
   "analytics.timeoutSeconds": "Timeout of both functions",
   "analytics.logRetentionDays": "Retention of every log group (functions, Firehose)",
   "analytics.metricsNamespace": "CloudWatch namespace of the EMF metrics `session_duration`, `session_events`",
-  "analytics.iteratorAgeAlarmSeconds": "Iterator age alarm threshold",
+  "analytics.iteratorAgeAlarmSeconds": "Iterator age alarm threshold; omitted: the sweep grace (at least 10 s), the lag past which a record may miss its window",
   "analytics.alarmTopicArn": "SNS topic the alarms notify (optional)",
   "catalog.databaseName": "Glue database; default `<project>_<environment>` with `-` as `_`",
   "catalog.crawlerEnabled": "Create the seed's Glue crawler (catalog target: adds partitions only)",

@@ -78,7 +78,7 @@ export class AnalyticsStack extends LayerStack {
         logRetentionDays: a.logRetentionDays,
       });
     this.aggregated = delivery("aggregated", "aggregated", config.firehose.destinationPrefix);
-    this.rejected = delivery("rejected", "rejected", `${config.lake.errorPrefix}/rejected`);
+    this.rejected = delivery("rejected", "rejected", config.rejectedPrefix);
 
     const environment = functionEnvironment(
       functionSettings(config, {
@@ -190,13 +190,13 @@ export class AnalyticsStack extends LayerStack {
     const topicArn = a.alarmTopicArn;
     new MetricAlarm(this, "iterator-age-alarm", {
       alarmName: `${np}-sessionizer-iterator-age`,
-      description: `The sessionizer is more than ${a.iteratorAgeAlarmSeconds} s behind the stream`,
+      description: `The sessionizer is more than ${config.iteratorAgeAlarmSeconds} s behind the stream`,
       namespace: "AWS/Lambda",
       metricName: "IteratorAge",
       dimensions: { FunctionName: this.sessionizer.function.functionName },
       statistic: "Maximum",
       comparison: "GreaterThanThreshold",
-      threshold: a.iteratorAgeAlarmSeconds * 1000,
+      threshold: config.iteratorAgeAlarmSeconds * 1000,
       evaluationPeriods: 5,
       topicArn,
     });

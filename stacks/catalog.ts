@@ -44,11 +44,6 @@ export function partitionProjection(location: string, startYear: number): Record
   };
 }
 
-/** Where Firehose `rejected` writes (the analytics stack's data prefix for it): `<errorPrefix>/rejected`. */
-export function rejectedPrefix(config: SessionizationConfig): string {
-  return `${config.lake.errorPrefix}/rejected`;
-}
-
 /** The AWS partition of a region (for ARNs built from parts). */
 export function awsPartition(region: string): string {
   if (region.startsWith("cn-")) return "aws-cn";
@@ -122,7 +117,7 @@ export class CatalogStack extends LayerStack {
     this.rejectedTable = jsonTable(
       REJECTED_TABLE,
       REJECTED_TABLE,
-      rejectedPrefix(config),
+      config.rejectedPrefix,
       this.rejectedColumns,
       "Records the sessionizer rejected (not JSON, missing or wrong fields, bad timestamps), with the reason",
       false,
@@ -209,7 +204,7 @@ export class CatalogStack extends LayerStack {
         {
           sid: "LakeRead",
           actions: ["s3:GetObject"],
-          resources: [`${bucketArn}/${config.lake.rawPrefix}/*`, `${bucketArn}/${config.firehose.destinationPrefix}/*`, `${bucketArn}/${rejectedPrefix(config)}/*`],
+          resources: [`${bucketArn}/${config.lake.rawPrefix}/*`, `${bucketArn}/${config.firehose.destinationPrefix}/*`, `${bucketArn}/${config.rejectedPrefix}/*`],
         },
         { sid: "CrawlerLogs", actions: ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"], resources: [logsArn] },
       ],
