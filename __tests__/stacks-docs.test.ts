@@ -1,9 +1,9 @@
 import { readFileSync } from "node:fs";
-import { DESCRIPTIONS, DOC_FILE, parameters, withTable } from "../scripts/infra-docs";
+import { DESCRIPTIONS, DOC_FILES, parameters, withTable } from "../scripts/infra-docs";
 
-test("docs/infra.md has the current parameter table (npx tsx scripts/infra-docs.ts rewrites it)", () => {
-  const doc = readFileSync(DOC_FILE, "utf8");
-  expect(withTable(doc)).toBe(doc);
+test.each(DOC_FILES)("%s has the current parameter table (npx tsx scripts/infra-docs.ts rewrites it)", (file) => {
+  const doc = readFileSync(file, "utf8");
+  expect(withTable(doc, file)).toBe(doc);
 });
 
 test("every config key is documented, and no description is stale", () => {
