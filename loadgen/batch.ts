@@ -11,6 +11,11 @@ export function recordBytes(record: OutRecord): number {
   return Buffer.byteLength(record.data, "utf8") + Buffer.byteLength(record.partitionKey, "utf8");
 }
 
+/** An upper bound of recordBytes without encoding: UTF-8 takes at most 3 bytes per UTF-16 unit. */
+export function recordBytesBound(record: OutRecord): number {
+  return 3 * (record.data.length + record.partitionKey.length);
+}
+
 export class RecordRefusedError extends Error {
   constructor(
     readonly index: number,
@@ -25,6 +30,7 @@ export class RecordRefusedError extends Error {
 export function refusal(record: OutRecord): string | undefined {
   const pk = record.partitionKey;
   if (pk.length < 1 || pk.length > MAX_PARTITION_KEY_LENGTH) return `partition key must be 1 to ${MAX_PARTITION_KEY_LENGTH} characters, got ${pk.length}`;
+  if (recordBytesBound(record) <= MAX_RECORD_BYTES) return undefined;
   const bytes = recordBytes(record);
   if (bytes > MAX_RECORD_BYTES) return `${bytes} bytes (data + partition key) is over the ${MAX_RECORD_BYTES}-byte record limit`;
   return undefined;

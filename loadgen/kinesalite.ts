@@ -2,7 +2,7 @@
  * kinesalite on 127.0.0.1 for trying the load generator against an emulator:
  *   npx tsx loadgen/kinesalite.ts [port]     (default: a free port)
  * prints `{"endpoint": "http://127.0.0.1:<port>"}` on stdout and runs until SIGINT, SIGTERM or,
- * when stdin is a pipe, until the pipe closes. Then: npm run loadgen -- --endpoint <endpoint> --create-stream …
+ * when stdin is a pipe (as for a child process), until the pipe closes. Then: npm run loadgen -- --endpoint <endpoint> --create-stream …
  * (bench/loadgen.ts runs it as a child process, so the emulator has its own event loop.)
  */
 import { fstatSync } from "node:fs";
@@ -19,7 +19,8 @@ startKinesalite(port).then(
       stopping = true;
       void k.stop().then(() => process.exit(0));
     };
-    if (fstatSync(0).isFIFO()) {
+    const stdin = fstatSync(0);
+    if (stdin.isFIFO() || stdin.isSocket()) {
       process.stdin.on("end", stop);
       process.stdin.on("close", stop);
       process.stdin.resume();

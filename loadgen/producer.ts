@@ -1,6 +1,6 @@
 import { KinesisClient, PutRecordsCommand, type PutRecordsResultEntry } from "@aws-sdk/client-kinesis";
 import { backOff } from "exponential-backoff";
-import { type OutRecord, refusal, recordBytes } from "./batch";
+import { type OutRecord, refusal, recordBytes, recordBytesBound } from "./batch";
 import { MAX_BYTES_PER_CALL, MAX_RECORDS_PER_CALL } from "./limits";
 
 /**
@@ -136,10 +136,12 @@ export async function putBatch<T>(opts: PutBatchOptions<T>): Promise<PutOutcome<
         failed.push({ item, code: "RecordTooLarge", message: why });
         continue;
       }
-      bytes += recordBytes(record);
+      bytes += recordBytesBound(record);
       items.push(item);
       records.push(record);
     }
+    // the cheap bound first; the exact size only when the bound is over the limit
+    if (bytes > MAX_BYTES_PER_CALL) bytes = records.reduce((n, r) => n + recordBytes(r), 0);
     if (records.length > MAX_RECORDS_PER_CALL || bytes > MAX_BYTES_PER_CALL) {
       throw new RangeError(`putBatch: ${records.length} records / ${bytes} bytes exceed one PutRecords call; plan the batches first`);
     }

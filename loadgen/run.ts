@@ -264,6 +264,16 @@ type Stamp = { kind: "record"; data: string; key?: string } | { kind: "defer"; u
 export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Promise<LoadResult> {
   const wallStart = Date.now();
   const o = resolveOptions(options);
+  // a client made here is closed here (its keep-alive sockets would hold the process open)
+  const owned = !o.dryRun && hooks.kinesisClient === undefined ? makeKinesisClient(o) : undefined;
+  try {
+    return await run(o, { ...hooks, kinesisClient: hooks.kinesisClient ?? owned }, wallStart);
+  } finally {
+    owned?.destroy();
+  }
+}
+
+async function run(o: ResolvedOptions, hooks: LoadHooks, wallStart: number): Promise<LoadResult> {
   const W = o.windowSeconds * 1000;
   const margin = o.marginMs;
   const signal = hooks.signal;
@@ -274,7 +284,7 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
   if (o.dryRun) {
     ranges = evenShardRanges(o.shards ?? o.configShards);
   } else {
-    client = hooks.kinesisClient ?? makeKinesisClient(o);
+    client = hooks.kinesisClient as KinesisClient;
     if (o.createStream) await ensureStream(client, o.stream, o.shards ?? o.configShards);
     if (o.shards !== undefined) ranges = evenShardRanges(o.shards);
     else {
@@ -406,7 +416,7 @@ export async function runLoad(options: LoadOptions, hooks: LoadHooks = {}): Prom
       // too close to the key's window close: wait until the client timestamp is in the next bucket
       return { kind: "defer", until: (key.bucket + o.windowSeconds) * 1000 + offset + step.lagMs };
     }
-    return { kind: "record", data: eventPayload(fields, step.extras), key: key.key };
+    return { kind: "record", data: eventPayload(fields, step.extrasJson), key: key.key };
   };
 
   /** Takes the records due now into one call. */
