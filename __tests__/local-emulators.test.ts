@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import * as path from "node:path";
 import { EmulatorStartError, startDynalite, startEmulatorProcess, startKinesalite } from "../local/emulators";
 import { PipelineAbortedError, runLocalPipeline } from "../local/pipeline";
-import { simpleLoad } from "../local/simple-load";
+import { loadgenLoad } from "../local/loadgen-runner";
 
 /** Emulators: a clear error when a port is taken, child processes stopped through their handles, Ctrl-C. */
 
@@ -62,7 +62,7 @@ test("an interrupted run (Ctrl-C) stops the load and every emulator", async () =
     await expect(
       runLocalPipeline({
         outDir: out,
-        load: simpleLoad({ events: 100_000, rate: 500 }),
+        load: loadgenLoad({ events: 100_000, rate: 500 }),
         windowSeconds: 2,
         progressIntervalMs: 20,
         signal: controller.signal,
@@ -83,7 +83,7 @@ test("npm run local: Ctrl-C ends the run with status 130 and leaves no emulator 
   const { spawn, execFileSync } = await import("node:child_process");
   const out = mkdtempSync(path.join(process.env.TMPDIR ?? "/tmp", "local-sigint-"));
   const root = path.join(__dirname, "..");
-  const child = spawn(process.execPath, ["--import", "tsx", "local/cli.ts", "--events", "100000", "--load", "simple", "--emulators", "child", "--out", out], {
+  const child = spawn(process.execPath, ["--import", "tsx", "local/cli.ts", "--events", "100000", "--emulators", "child", "--out", out], {
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -4,7 +4,6 @@ import { loadConfig } from "../config/load";
 import { EmulatorStartError } from "./emulators";
 import { loadgenLoad } from "./loadgen-runner";
 import { PipelineAbortedError, runLocalPipeline, type LoadRunner, type PipelineStatus } from "./pipeline";
-import { simpleLoad } from "./simple-load";
 import { formatReport } from "./verify";
 
 /**
@@ -38,7 +37,6 @@ interface Options {
   bufferSizeMb?: number;
   grace?: number;
   sweepEvery: number;
-  load: "loadgen" | "simple";
   emulators: "in-process" | "child";
   kinesisPort: number;
   dynamodbPort: number;
@@ -77,7 +75,6 @@ export async function main(argv: string[]): Promise<number> {
     .option("--kinesis-port <port>", "kinesalite's port on 127.0.0.1 (default: a free one)", int(0, 65535), 0)
     .option("--dynamodb-port <port>", "dynalite's port on 127.0.0.1 (default: a free one)", int(0, 65535), 0)
     .option("--firehose-port <port>", "the local Firehose's port on 127.0.0.1 (default: a free one)", int(0, 65535), 0)
-    .addOption(new Option("--load <which>", "the load: the product's load generator, or the local pipeline's small test load").choices(["loadgen", "simple"]).default("loadgen"))
     .option("--no-progress", "no progress line")
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
@@ -114,10 +111,14 @@ export async function main(argv: string[]): Promise<number> {
     }
   };
 
-  const load: LoadRunner =
-    o.load === "simple"
-      ? simpleLoad({ events: o.events, rate: o.rate, users: o.users, lateFraction: o.lateFraction, malformedFraction: o.malformedFraction, seed: o.seed })
-      : loadgenLoad({ events: o.events, rate: o.rate, users: o.users, lateFraction: o.lateFraction, malformedFraction: o.malformedFraction, seed: o.seed });
+  const load: LoadRunner = loadgenLoad({
+    events: o.events,
+    rate: o.rate,
+    users: o.users,
+    lateFraction: o.lateFraction,
+    malformedFraction: o.malformedFraction,
+    seed: o.seed,
+  });
 
   process.stderr.write(
     `local: ${o.events} events at ${o.rate}/s, W = ${o.window} s, ${o.shards} shards, out ${o.out}\n`,
