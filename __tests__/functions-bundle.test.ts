@@ -13,6 +13,7 @@ import { bundleFunction, FUNCTIONS_DIR } from "../functions/bundle";
 import { DUE_INDEX_NAME, functionEnvironment } from "../functions/settings";
 import { EMULATOR_CREDENTIALS, startDynalite, type RunningEmulator } from "../local/emulators";
 import { SCRATCH, useProjectTmp } from "../stacks/testing";
+import { kinesisEvent } from "./kinesis-event";
 
 /**
  * The deployed artifact, not the sources: both handlers bundled by functions/bundle.ts (the
@@ -168,32 +169,6 @@ test("each bundle stays within the size budget", () => {
     expect({ name, withinBudget: bytes <= BUNDLE_BUDGET_BYTES, bytes }).toEqual({ name, withinBudget: true, bytes });
   }
 });
-
-let seq = 0;
-function kinesisEvent(records: { arrival: string; data: string }[]): KinesisStreamEvent {
-  return {
-    Records: records.map((r) => {
-      seq += 1;
-      const sequenceNumber = `49590338271490256608559692538361571095921575989136588${String(seq).padStart(3, "0")}`;
-      return {
-        eventID: `shardId-000000000000:${sequenceNumber}`,
-        eventName: "aws:kinesis:record",
-        eventSource: "aws:kinesis",
-        eventVersion: "1.0",
-        eventSourceARN: "arn:aws:kinesis:us-east-1:123456789012:stream/sesionesblog",
-        awsRegion: "us-east-1",
-        invokeIdentityArn: "arn:aws:iam::123456789012:role/sessionizer",
-        kinesis: {
-          kinesisSchemaVersion: "1.0",
-          partitionKey: "7",
-          sequenceNumber,
-          approximateArrivalTimestamp: Date.parse(r.arrival) / 1000,
-          data: Buffer.from(r.data).toString("base64"),
-        },
-      };
-    }),
-  };
-}
 
 test("bundled sessionizer + sweeper on dynalite and Firehose over HTTP give the docs example rows; malformed records are rejected; only Node built-ins are required", async () => {
   const records = docs.records.map((r) => ({ arrival: r.arrival, data: JSON.stringify(r.event) }));

@@ -1,6 +1,5 @@
 import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { FirehoseClient, PutRecordBatchCommand, ResourceNotFoundException } from "@aws-sdk/client-firehose";
-import type { KinesisStreamEvent } from "aws-lambda";
 import { mockClient } from "aws-sdk-client-mock";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
@@ -9,6 +8,7 @@ import { windowTableDefinition } from "../functions/adapters/window-table";
 import { handler as sessionizer, resetSessionizer, toBatchRecord } from "../functions/sessionizer/handler";
 import { handler as sweeper, resetSweeper } from "../functions/sweeper/handler";
 import { functionEnvironment, DUE_INDEX_NAME } from "../functions/settings";
+import { kinesisEvent } from "./kinesis-event";
 
 const docs = JSON.parse(readFileSync(path.resolve(__dirname, "../../shared/testdata/stagger-docs-example.json"), "utf8")) as {
   window_seconds: number;
@@ -68,32 +68,6 @@ beforeEach(() => {
   resetSessionizer();
 });
 
-let seq = 0;
-function kinesisEvent(records: { arrival: string; data: string | Buffer }[]): KinesisStreamEvent {
-  return {
-    Records: records.map((r) => {
-      seq += 1;
-      const sequenceNumber = `49590338271490256608559692538361571095921575989136588${String(seq).padStart(3, "0")}`;
-      return {
-        eventID: `shardId-000000000001:${sequenceNumber}`,
-        eventName: "aws:kinesis:record",
-        eventSource: "aws:kinesis",
-        eventVersion: "1.0",
-        eventSourceARN: "arn:aws:kinesis:us-east-1:123456789012:stream/sesionesblog",
-        awsRegion: "us-east-1",
-        invokeIdentityArn: "arn:aws:iam::123456789012:role/sessionizer",
-        kinesis: {
-          kinesisSchemaVersion: "1.0",
-          partitionKey: "7",
-          sequenceNumber,
-          approximateArrivalTimestamp: Date.parse(r.arrival) / 1000,
-          data: Buffer.from(r.data).toString("base64"),
-        },
-      };
-    }),
-  };
-}
-
 function sent(stream: string): Record<string, unknown>[] {
   return firehose
     .commandCalls(PutRecordBatchCommand)
@@ -134,9 +108,9 @@ test("malformed records go to the rejected stream and never fail the batch", asy
   expect(out).toEqual({ batchItemFailures: [] });
   const rejected = sent("clickstream-dev-rejected");
   expect(rejected.map((r) => [r.reason, r.field, r.data, r.data_encoding, r.arrival, r.partition_key, r.shard_id])).toEqual([
-    ["invalid_json", undefined, "{oops", undefined, "2026-12-03T12:00:00.000Z", "7", "shardId-000000000001"],
-    ["invalid_utf8", undefined, bad.toString("base64"), "base64", "2026-12-03T12:00:02.000Z", "7", "shardId-000000000001"],
-    ["missing_field", "client_timestamp", '{"user_id":8,"device_id":"tv","client_event":"a"}', undefined, "2026-12-03T12:00:03.000Z", "7", "shardId-000000000001"],
+    ["invalid_json", undefined, "{oops", undefined, "2026-12-03T12:00:00.000Z", "7", "shardId-000000000000"],
+    ["invalid_utf8", undefined, bad.toString("base64"), "base64", "2026-12-03T12:00:02.000Z", "7", "shardId-000000000000"],
+    ["missing_field", "client_timestamp", '{"user_id":8,"device_id":"tv","client_event":"a"}', undefined, "2026-12-03T12:00:03.000Z", "7", "shardId-000000000000"],
   ]);
   expect(rejected.every((r) => typeof r.detail === "string" && /^\d+$/.test(String(r.sequence_number)))).toBe(true);
   const emf = logged.filter((l) => l.includes('"rejected_records"')).map((l) => JSON.parse(l));
@@ -177,7 +151,7 @@ test("Kinesis records map to batch records: shard from eventID, arrival in ms, p
   const [r] = kinesisEvent([{ arrival: "2026-12-03T11:00:20.123Z", data: "héllo" }]).Records;
   r.kinesis.approximateArrivalTimestamp = 1796295620.123; // seconds with a float error
   const b = toBatchRecord(r);
-  expect(b.shardId).toBe("shardId-000000000001");
+  expect(b.shardId).toBe("shardId-000000000000");
   expect(b.sequenceNumber).toBe(r.kinesis.sequenceNumber);
   expect(b.arrivalMs).toBe(1796295620123);
   expect(Buffer.from(b.data).toString("utf8")).toBe("héllo");
