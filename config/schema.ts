@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { TOMBSTONE_TTL_SECONDS } from "../functions/adapters/window-table";
 
 /**
  * The one configuration of the project. The stacks, the Lambda functions (through the
@@ -110,7 +111,11 @@ export const configSchema = z
         batchSize: z.number().int().min(1).max(10000).default(500),
         batchingWindowSeconds: z.number().int().min(0).max(300).default(1),
         maxRetryAttempts: z.number().int().min(0).max(10000).default(10),
-        maxRecordAgeSeconds: z.number().int().min(60).max(604800).default(3600),
+        /**
+         * At most the tombstones' lifetime: a batch retried later than that could find its keys'
+         * dedupe positions expired and count its records twice.
+         */
+        maxRecordAgeSeconds: z.number().int().min(60).max(TOMBSTONE_TTL_SECONDS).default(3600),
         parallelizationFactor: z.number().int().min(1).max(10).default(1),
         memoryMB: z.number().int().min(128).max(10240).default(256),
         timeoutSeconds: z.number().int().min(10).max(900).default(60),

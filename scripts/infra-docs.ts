@@ -39,7 +39,7 @@ export const DESCRIPTIONS: Record<string, string> = {
   "analytics.batchSize": "Event source mapping batch size",
   "analytics.batchingWindowSeconds": "Event source mapping batching window",
   "analytics.maxRetryAttempts": "Retries of a failing batch before it goes to the dead-letter queue",
-  "analytics.maxRecordAgeSeconds": "Records older than this go to the dead-letter queue",
+  "analytics.maxRecordAgeSeconds": "Records older than this go to the dead-letter queue (at most the window table's one-day tombstone lifetime, so a retry is never counted twice)",
   "analytics.parallelizationFactor": "Concurrent batches per shard",
   "analytics.memoryMB": "Memory of both functions",
   "analytics.timeoutSeconds": "Timeout of both functions",
