@@ -31,6 +31,7 @@ describe("config errors name the key and the allowed range", () => {
     ["session", "basis", "hour", /session\.basis: .*"minute"\|"second"/],
     ["session", "windowSeconds", 0, /session\.windowSeconds: .*>=1/],
     ["analytics", "logRetentionDays", 2, /analytics\.logRetentionDays: one of the CloudWatch Logs retention values/],
+    ["analytics", "maxRecordAgeSeconds", 86_401, /analytics\.maxRecordAgeSeconds: .*<=86400/],
   ])("%s.%s = %j", (section, key, value, pattern) => {
     expect(error(withValue(section, key, value))).toMatch(pattern);
   });
