@@ -242,3 +242,37 @@ test("the local raw check: the raw lake as the multiset of the acknowledged payl
   writeFileSync(events, [...RAW_LINES, "lost"].map((data) => JSON.stringify({ arrival: now.toISOString(), data, partition_key: "1" })).join("\n") + "\n");
   expect(rawLakeCheck(events, rawDir)).toMatchObject({ passed: false, actual: { records: 13, missing: 1, first_missing: ["lost"] } });
 });
+
+test("verify CLI --no-rejected: the malformed check is SKIP in the report and skipped in report.json, never a pass", async () => {
+  const printed: string[] = [];
+  const out = jest.spyOn(process.stdout, "write").mockImplementation((s) => {
+    printed.push(String(s));
+    return true;
+  });
+  const err = jest.spyOn(process.stderr, "write").mockImplementation(() => true);
+  try {
+    const file = path.join(dir, "expected.json");
+    writeFileSync(file, JSON.stringify(expectedFile()));
+    expect(await verifyCli(["--expected", file, "--lake", lakeDir, "--no-rejected"])).toBe(0);
+    const text = printed.join("");
+    expect(text).toMatch(/SKIP {2}malformed: records at the error output: skipped: --no-rejected/);
+    expect(text).not.toMatch(/PASS {2}malformed/);
+    expect(text).toMatch(/1 skipped \(not counted as passed\): malformed/);
+    const report = JSON.parse(readFileSync(path.join(dir, "report.json"), "utf8"));
+    expect(report.passed).toBe(true);
+    expect(report.skipped).toEqual(["malformed: records at the error output"]);
+    const skipped = report.checks.find((c: { name: string }) => c.name.startsWith("malformed"));
+    expect(skipped).toMatchObject({ passed: false, skipped: true, reason: "--no-rejected" });
+    for (const c of report.checks.filter((c: { skipped?: boolean }) => !c.skipped)) expect(c.passed).toBe(true);
+
+    // A failing check that ran still fails the run, skipped checks or not.
+    const bad = expectedFile();
+    bad.counts.acknowledged = 14;
+    writeFileSync(file, JSON.stringify(bad));
+    expect(await verifyCli(["--expected", file, "--lake", lakeDir, "--no-rejected"])).toBe(1);
+    expect(JSON.parse(readFileSync(path.join(dir, "report.json"), "utf8")).passed).toBe(false);
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+});

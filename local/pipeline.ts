@@ -15,7 +15,7 @@ import { lakeLayout, LocalLake } from "./lake";
 import { localNames, type LocalNames } from "./names";
 import { EventSourceMapping, ShardPoller, type KinesisOnFailureRecord } from "./shard-consumer";
 import { SweeperClock } from "./sweeper-clock";
-import { readExpectedFile, reportJson, verify, type Check, type Report } from "./verify";
+import { allPassed, readExpectedFile, reportJson, skippedCheck, verify, type Check, type Report } from "./verify";
 
 /**
  * The whole pipeline on one machine (docs/local.md):
@@ -264,7 +264,7 @@ function objectsUnder(dir: string): string[] {
 /** The raw lake holds exactly the acknowledged payloads (events.ndjson), byte for byte, as a multiset. */
 export function rawLakeCheck(eventsFile: string, rawDir: string): Check {
   const name = "raw: the raw lake holds every acknowledged payload, byte for byte";
-  if (!existsSync(eventsFile)) return { name, passed: true, expected: null, actual: null, summary: `skipped: no ${eventsFile}` };
+  if (!existsSync(eventsFile)) return skippedCheck(name, `no ${eventsFile}`);
   const tally = new Map<string, number>();
   let sent = 0;
   for (const line of readFileSync(eventsFile, "utf8").split("\n")) {
@@ -611,7 +611,7 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
       summary: `${emfSide.rows} row metrics for ${lakeSide.rows} delivered rows (copies included); sums ${emfSide.session_events_sum} events, ${emfSide.session_duration_sum} s`,
     };
     report.checks.push(metricsCheck);
-    report.passed = report.passed && metricsCheck.passed;
+    report.passed = allPassed(report.checks);
   } finally {
     await lake.close();
   }

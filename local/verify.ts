@@ -76,6 +76,18 @@ export interface Check {
   summary?: string;
   /** Lines printed under a failed check (the first differing rows side by side). */
   details?: string[];
+  /** Set when the check did not run: why. A skipped check has `passed: false` and does not count either way. */
+  skipped?: string;
+}
+
+/** A check that did not run: SKIP in the printed report, `"skipped": true` in report.json, never a pass. */
+export function skippedCheck(name: string, reason: string, expected: unknown = null): Check {
+  return { name, passed: false, skipped: reason, expected, actual: null, summary: `skipped: ${reason}` };
+}
+
+/** Every check that ran passed (skipped checks count neither way). */
+export function allPassed(checks: readonly Check[]): boolean {
+  return checks.every((c) => c.skipped !== undefined || c.passed);
 }
 
 export interface Report {
@@ -319,7 +331,7 @@ export async function verify(engine: QueryEngine, expected: ExpectedFile, option
 
   // --- malformed at the error output ---
   if (options.skipRejected) {
-    checks.push({ name: "malformed: records at the error output", passed: true, expected: expected.counts.malformed, actual: null, summary: `skipped: ${options.skipRejected}` });
+    checks.push(skippedCheck("malformed: records at the error output", options.skipRejected, expected.counts.malformed));
   } else {
     const table = options.rejectedTable ?? REJECTED_TABLE;
     const rejected = await engine.query(`SELECT * FROM ${table}${where}`);
@@ -340,7 +352,7 @@ export async function verify(engine: QueryEngine, expected: ExpectedFile, option
   }
 
   checks.push(...(options.extraChecks ?? []));
-  return { passed: checks.every((c) => c.passed), source: engine.name, checks };
+  return { passed: allPassed(checks), source: engine.name, checks };
 }
 
 function stripWindow(row: Record<string, unknown>): Record<string, unknown> {
@@ -386,28 +398,45 @@ function short(v: unknown): string {
   return s.length > 70 ? `${s.slice(0, 69)}…` : s;
 }
 
-/** The printed report: one line a check, details under the failed ones. */
+/** The printed report: one line a check (PASS, FAIL or SKIP), details under the failed ones. */
 export function formatReport(report: Report, color = false): string {
   const ok = color ? "\u001b[32mPASS\u001b[0m" : "PASS";
   const bad = color ? "\u001b[31mFAIL\u001b[0m" : "FAIL";
+  const skip = color ? "\u001b[33mSKIP\u001b[0m" : "SKIP";
   const lines = [`Verification against ${report.source}`];
   for (const c of report.checks) {
     const text = c.summary ?? (c.passed ? short(c.actual) : `expected ${short(c.expected)}, got ${short(c.actual)}`);
-    lines.push(`  ${c.passed ? ok : bad}  ${c.name}: ${text}`);
-    if (!c.passed && c.details?.length) lines.push(...c.details.map((d) => `        ${d}`));
+    const mark = c.skipped !== undefined ? skip : c.passed ? ok : bad;
+    lines.push(`  ${mark}  ${c.name}: ${text}`);
+    if (c.skipped === undefined && !c.passed && c.details?.length) lines.push(...c.details.map((d) => `        ${d}`));
   }
-  const failed = report.checks.filter((c) => !c.passed).length;
-  lines.push(failed === 0 ? `All ${report.checks.length} checks passed.` : `${failed} of ${report.checks.length} checks FAILED.`);
+  const skipped = report.checks.filter((c) => c.skipped !== undefined);
+  const ran = report.checks.length - skipped.length;
+  const failed = report.checks.filter((c) => c.skipped === undefined && !c.passed).length;
+  const skippedNote = skipped.length ? ` ${skipped.length} skipped (not counted as passed): ${skipped.map((c) => c.name.split(":")[0]).join(", ")}.` : "";
+  lines.push(failed === 0 ? `All ${ran} checks that ran passed.${skippedNote}` : `${failed} of ${ran} checks FAILED.${skippedNote}`);
   return lines.join("\n");
 }
 
-/** report.json: {passed, checks: [{name, passed, expected, actual}]}. */
+/**
+ * report.json: {passed, source, skipped: [names], checks: [{name, passed, expected, actual, summary?, skipped?, reason?}]}.
+ * A skipped check has `"passed": false, "skipped": true, "reason"`; `passed` overall is true only
+ * if every check that ran passed.
+ */
 export function reportJson(report: Report): string {
   return `${JSON.stringify(
     {
       passed: report.passed,
       source: report.source,
-      checks: report.checks.map((c) => ({ name: c.name, passed: c.passed, expected: c.expected, actual: c.actual, ...(c.summary ? { summary: c.summary } : {}) })),
+      skipped: report.checks.filter((c) => c.skipped !== undefined).map((c) => c.name),
+      checks: report.checks.map((c) => ({
+        name: c.name,
+        passed: c.passed,
+        ...(c.skipped !== undefined ? { skipped: true, reason: c.skipped } : {}),
+        expected: c.expected,
+        actual: c.actual,
+        ...(c.summary ? { summary: c.summary } : {}),
+      })),
     },
     null,
     2,
