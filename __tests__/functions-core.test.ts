@@ -252,6 +252,67 @@ describe("timestamps", () => {
     expect(typeof parseClientTimestamp(input)).toBe("string");
   });
 
+  test("every accepted form of SPEC section 3: separators T, space, t; zones Z, z, +hh:mm, +hhmm, +hh, none; fractions of 1-9 digits truncated", () => {
+    const at = Date.UTC(2026, 1, 28, 23, 5, 7);
+    const zones: [string, number][] = [
+      ["Z", 0],
+      ["z", 0],
+      ["+02:30", -150],
+      ["+0230", -150],
+      ["+02", -120],
+      ["-03:00", 180],
+      ["-0300", 180],
+      ["-03", 180],
+      ["", 0],
+    ];
+    const fractions: [string, number][] = [
+      ["", 0],
+      [".1", 100],
+      [".12", 120],
+      [".123", 123],
+      [".1234", 123],
+      [".12345", 123],
+      [".123456", 123],
+      [".1234567", 123],
+      [".12345678", 123],
+      [".123456789", 123],
+      [".999999999", 999],
+      [",5", 500],
+    ];
+    for (const sep of ["T", " ", "t"]) {
+      for (const [zone, offsetMinutes] of zones) {
+        for (const [fraction, millis] of fractions) {
+          const text = `2026-02-28${sep}23:05:07${fraction}${zone}`;
+          expect([text, parseClientTimestamp(text)]).toEqual([text, at + millis + offsetMinutes * 60_000]);
+        }
+        expect(parseClientTimestamp(`2026-02-28${sep}23:05${zone}`)).toBe(at - 7_000 + offsetMinutes * 60_000);
+      }
+    }
+    expect(parseClientTimestamp("2018-11-02t19:36:39.427z")).toBe(base);
+  });
+
+  test.each([
+    "",
+    "2026-02-30T10:00:00Z",
+    "2026-02-28T25:00:00Z",
+    "2026-02-28T25:00",
+    "2026-13-01T10:00:00Z",
+    "20260228",
+    "1772319907000",
+    "0",
+    "2026-02-28x10:00:00Z",
+    "2026-02-28T10:00:00.Z",
+    "2026-02-28T10:00:00.1234567890Z",
+    "2026-02-28T10:00:00+2",
+    "2026-02-28T10:00:00+02:3",
+    "2026-02-28T10:00:00 Z",
+    " 2026-02-28T10:00:00Z",
+  ])("bad form %p is rejected with a reason", (input) => {
+    const r = parseClientTimestamp(input);
+    expect(typeof r).toBe("string");
+    expect((r as string).length).toBeGreaterThan(0);
+  });
+
   test("leap day exists in leap years", () => {
     expect(parseClientTimestamp("2024-02-29 00:00:00")).toBe(Date.UTC(2024, 1, 29));
   });

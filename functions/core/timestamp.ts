@@ -1,11 +1,13 @@
 /**
- * client_timestamp forms (SPEC section 3): ISO-8601 with `T` or a space between date and
- * time, with or without a zone (no zone = UTC), or epoch milliseconds as a JSON number.
+ * client_timestamp forms (SPEC section 3): ISO-8601 with `T` (or RFC 3339's lowercase `t`) or a
+ * space between date and time, with or without a zone (`Z`, `z`, `+hh:mm`, `+hhmm`, `+hh`; no
+ * zone = UTC), seconds optional, a fraction of 1-9 digits (`.` or `,`) truncated to milliseconds;
+ * or epoch milliseconds as a JSON number.
  * `Date.parse` is not used: it reads a zone-less "2018-11-02 19:36:39.427" as local time.
  */
 
 const ISO_PATTERN =
-  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
+  /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|z|[+-]\d{2}(?::?\d{2})?)?$/;
 
 /** Latest instant a JS Date can hold, in ms. */
 const MAX_EPOCH_MS = 8.64e15;
