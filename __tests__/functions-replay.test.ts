@@ -1,5 +1,5 @@
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -46,4 +46,29 @@ test("rejected records go to stderr with the reason, exit 0; the window defaults
   const badWindow = run(["--window", "0"], "");
   expect(badWindow.status).toBe(1);
   expect(badWindow.stderr).toContain("--window");
+});
+
+test("a directory as stdin, or an unreadable --input, is a one-line message on stderr and exit 2", () => {
+  const dir = path.join(ROOT, ".tmp");
+  mkdirSync(dir, { recursive: true });
+  const fd = openSync(dir, "r");
+  try {
+    const out = spawnSync("npm", ["run", "--silent", "sessionize", "--", "--window", "60"], {
+      cwd: ROOT,
+      stdio: [fd, "pipe", "pipe"],
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(out.status).toBe(2);
+    expect(out.stdout).toBe("");
+    expect(out.stderr).toMatch(/^sessionize: cannot read the input: EISDIR[^\n]*\n$/);
+  } finally {
+    closeSync(fd);
+  }
+  for (const input of [dir, path.join(dir, "no-such-file.ndjson")]) {
+    const out = run(["--window", "60", "--input", input], "");
+    expect(out.status).toBe(2);
+    expect(out.stdout).toBe("");
+    expect(out.stderr).toMatch(/^sessionize: cannot read the input: (EISDIR|ENOENT)[^\n]*\n$/);
+  }
 });

@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError } from "commander";
-import { createReadStream } from "node:fs";
+import { createReadStream, fstatSync } from "node:fs";
 import { createInterface } from "node:readline";
-import type { Readable, Writable } from "node:stream";
+import { Readable, type Writable } from "node:stream";
 import { loadConfig } from "../../config/load";
 import { MAX_WINDOW_SECONDS, MIN_WINDOW_SECONDS } from "../core/stagger";
 import { ReplayCollector } from "./replay";
@@ -27,6 +27,28 @@ function write(stream: Writable, text: string): Promise<void> {
     stream.write(text, (err) => (err ? reject(err) : resolve()));
   });
 }
+
+/**
+ * The process's stdin as a stream whose read errors surface. Node gives a directory (or any fd
+ * it cannot classify) on fd 0 as an empty stream that just ends, so `< /tmp` would look like
+ * empty input; a regular file or a directory is read through fs instead, which reports EISDIR.
+ */
+export function stdinStream(): Readable {
+  let stat;
+  try {
+    stat = fstatSync(0);
+  } catch (err) {
+    return new Readable({
+      read() {
+        this.destroy(err as Error);
+      },
+    });
+  }
+  if (stat.isFile() || stat.isDirectory()) return createReadStream("", { fd: 0, autoClose: false });
+  return process.stdin;
+}
+
+const oneLine = (text: string) => text.replace(/\s+/g, " ").trim();
 
 export async function main(argv: string[], io: { stdin: Readable; stdout: Writable; stderr: Writable }): Promise<number> {
   const program = new Command()
@@ -65,7 +87,7 @@ export async function main(argv: string[], io: { stdin: Readable; stdout: Writab
       lines.once("close", resolve);
     });
   } catch (err) {
-    io.stderr.write(`sessionize: cannot read the input: ${(err as Error).message}\n`);
+    io.stderr.write(`sessionize: cannot read the input: ${oneLine((err as Error).message)}\n`);
     return 2;
   }
 
@@ -79,7 +101,7 @@ export async function main(argv: string[], io: { stdin: Readable; stdout: Writab
 }
 
 if (require.main === module) {
-  main(process.argv.slice(2), { stdin: process.stdin, stdout: process.stdout, stderr: process.stderr }).then(
+  main(process.argv.slice(2), { stdin: stdinStream(), stdout: process.stdout, stderr: process.stderr }).then(
     (code) => {
       process.exitCode = code;
     },
