@@ -162,8 +162,15 @@ const expected: ExpectedFile = {
   athena: athenaAnswers(rowsExpected),
 } as ExpectedFile;
 
+/** Athena's current_date in the mock (the rows landed on 2026-12-03). */
+let athenaToday = "2026-12-05";
+
 /** Athena's answers for the verifier's statements; timestamps the way Athena prints a Glue timestamp column. */
 function deployedLake(sql: string): Table {
+  if (sql.startsWith("WITH clicks_today AS (")) return { columns: [["duration_sec", "integer"], ["sessions", "bigint"]], rows: [["12", "2"]] };
+  if (sql === "SELECT CAST(current_date AS varchar) AS today") return { columns: [["today", "varchar"]], rows: [[athenaToday]] };
+  if (sql.startsWith("SELECT DISTINCT year, month, day FROM aggregated WHERE ")) return { columns: [["year", "varchar"], ["month", "varchar"], ["day", "varchar"]], rows: [["2026", "12", "03"]] };
+  if (/^SELECT count\(\*\) AS n FROM clicks_(today|month) WHERE /.test(sql)) return { columns: [["n", "bigint"]], rows: [[String(rowsExpected.length + 1)]] };
   if (sql.includes("FROM aggregated")) {
     const cols = [...SPEC_COLUMNS, "window_id"];
     const asAthena = (r: ExpectedRow) => cols.map((c) => (c === "window_id" ? `${r.session_id}@x` : String((r as Record<string, unknown>)[c]).replace("T", " ").replace("Z", "")));
@@ -173,22 +180,40 @@ function deployedLake(sql: string): Table {
     };
   }
   if (sql.includes("FROM rawdata")) return { columns: [["n", "bigint"]], rows: [["5"]] };
-  if (sql.includes("clicks_today")) return { columns: [["duration_sec", "integer"], ["sessions", "bigint"]], rows: [["12", "2"]] };
   if (/FROM (rejected|my_rejects) WHERE /.test(sql)) return { columns: [["reason", "varchar"], ["sequence_number", "varchar"]], rows: [["invalid_json", "9"]] };
   throw new Error(`unexpected query ${sql}`);
 }
 
 test("verify() over Athena: scoped to the run's partitions, duplicates taken out, every check passing", async () => {
+  athenaToday = "2026-12-05";
   const queries = serve(deployedLake, 3);
   const report = await verify(engine(), expected, { scope: { fromMs: Date.parse(first), toMs: Date.parse(first) + 3600_000 }, rejectedTable: "rejected" });
-  expect(report.checks.filter((c) => !c.passed)).toEqual([]);
+  expect(report.checks.filter((c) => !c.passed && c.skipped === undefined)).toEqual([]);
+  expect(report.passed).toBe(true);
   expect(report.source).toContain("Athena (workgroup wg, database db");
   const predicate = "((year = '2026' AND month = '12' AND day = '03' AND hour BETWEEN '10' AND '11'))";
   expect(queries[0]).toBe(`SELECT ${[...SPEC_COLUMNS, "window_id"].join(", ")} FROM aggregated WHERE ${predicate}`);
   expect(queries).toContain(`SELECT count(*) AS n FROM rawdata WHERE ${predicate}`);
-  expect(queries.find((q) => q.includes("clicks_today"))).toContain(`FROM (SELECT * FROM clicks_today WHERE ${predicate}) AS clicks_today`);
+  // The duration query: the SQL file's text as it is, after a CTE that shadows the view with the run's rows
+  // (the rows landed on 2026-12-03, Athena's today is 2026-12-05: the view itself would return nothing).
+  const file = readFileSync(path.join(__dirname, "..", "sql", "sessions_by_duration.sql"), "utf8").trim().replace(/;\s*$/, "");
+  expect(queries).toContain(`WITH clicks_today AS (SELECT * FROM aggregated WHERE ${predicate})\n${file}`);
+  expect(report.checks.find((c) => c.name.includes("histogram"))?.passed).toBe(true);
+  expect(queries.some((q) => /FROM clicks_today WHERE|FROM clicks_month/.test(q))).toBe(false);
+  expect(report.checks.find((c) => c.name.startsWith("views:"))).toMatchObject({ skipped: expect.stringContaining("landed on 2026-12-03, not only today (2026-12-05)") });
   // the histogram counted the duplicate copy (12 s: 2 sessions); the verifier took it out
   expect(report.checks.find((c) => c.name.includes("histogram"))?.summary).toContain("1 duplicate copies taken out");
+});
+
+test("verify() over Athena: when the run's rows all landed today, the views clicks_today / clicks_month are checked too", async () => {
+  athenaToday = "2026-12-03";
+  const queries = serve(deployedLake, 3);
+  const report = await verify(engine(), expected, { scope: { fromMs: Date.parse(first), toMs: Date.parse(first) + 3600_000 }, rejectedTable: "rejected" });
+  const predicate = "((year = '2026' AND month = '12' AND day = '03' AND hour BETWEEN '10' AND '11'))";
+  expect(queries).toContain(`SELECT count(*) AS n FROM clicks_today WHERE ${predicate}`);
+  expect(queries).toContain(`SELECT count(*) AS n FROM clicks_month WHERE ${predicate}`);
+  expect(report.checks.find((c) => c.name.startsWith("views:"))).toMatchObject({ passed: true, actual: { clicks_today: 3, clicks_month: 3 } });
+  expect(report.passed).toBe(true);
 });
 
 test("verify CLI --athena: exit 0, the malformed checks read the catalog's rejected table (or --rejected-table), scoped", async () => {

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import type { SessionRow } from "../functions/core/row";
 import { athenaAnswers, type ExpectedRow } from "../loadgen/expected";
@@ -227,10 +227,66 @@ test("the Athena scope: partition predicate over the run's hours and the duratio
   expect(partitionPredicate(scope)).toBe(
     "((year = '2026' AND month = '12' AND day = '31' AND hour BETWEEN '22' AND '23') OR (year = '2027' AND month = '01' AND day = '01' AND hour BETWEEN '00' AND '01'))",
   );
-  const sql = scopedDurationQuery(scope);
-  expect(sql).toContain("FROM (SELECT * FROM clicks_today WHERE ((year = '2026'");
-  expect(sql).toContain("GROUP BY duration_sec");
-  expect(scopedDurationQuery(undefined)).toBe(readFileSync(path.join(__dirname, "..", "sql", "sessions_by_duration.sql"), "utf8").trim());
+  const file = readFileSync(path.join(__dirname, "..", "sql", "sessions_by_duration.sql"), "utf8").trim().replace(/;\s*$/, "");
+  expect(scopedDurationQuery(scope)).toBe(`WITH clicks_today AS (SELECT * FROM aggregated WHERE ${partitionPredicate(scope)})\n${file}`);
+  expect(scopedDurationQuery(undefined)).toBe(`WITH clicks_today AS (SELECT * FROM aggregated)\n${file}`);
+});
+
+/** Moves every partition folder of the lake to another day (as a run verified the next day, or across midnight). */
+function moveLakeTo(day: Date): string {
+  const other = `year=${day.getUTCFullYear()}/month=${pad(day.getUTCMonth() + 1)}/day=${pad(day.getUTCDate())}/hour=${pad(now.getUTCHours())}`;
+  for (const prefix of [layout.aggregated, layout.rawdata, layout.rejected]) {
+    const from = path.join(lakeDir, prefix, hour);
+    const to = path.join(lakeDir, prefix, other);
+    mkdirSync(path.dirname(to), { recursive: true });
+    renameSync(from, to);
+    rmSync(path.join(lakeDir, prefix, ...hour.split("/").slice(0, 3)), { recursive: true, force: true });
+  }
+  return other;
+}
+
+test("a lake whose partitions landed on another day still passes: the histogram reads the run's rows, the views check is skipped", async () => {
+  const yesterday = new Date(now.getTime() - 2 * 86_400_000);
+  moveLakeTo(yesterday);
+  const lake = await LocalLake.open(lakeDir, layout);
+  try {
+    // the view itself (current_date) sees nothing; the scoped query, the same file text, sees the run
+    expect((await lake.query("SELECT count(*) AS n FROM clicks_today"))[0].n).toBe(0);
+    expect(await lake.query(scopedDurationQuery(undefined))).toEqual([
+      { duration_sec: 12, sessions: 2 },
+      { duration_sec: 40, sessions: 1 },
+    ]);
+    const scope = { fromMs: yesterday.getTime() - 3600_000, toMs: yesterday.getTime() + 3600_000 };
+    expect(await lake.query(scopedDurationQuery(scope))).toEqual([
+      { duration_sec: 12, sessions: 2 },
+      { duration_sec: 40, sessions: 1 },
+    ]);
+    const report = await verify(lake, expectedFile());
+    expect(report.checks.filter((c) => !c.passed && c.skipped === undefined)).toEqual([]);
+    expect(report.checks.find((c) => c.name.includes("histogram"))?.passed).toBe(true);
+    const views = report.checks.find((c) => c.name.startsWith("views:"));
+    expect(views?.skipped).toMatch(/landed on \d{4}-\d{2}-\d{2}, not only today \(\d{4}-\d{2}-\d{2}\): the views filter by current_date/);
+    expect(report.passed).toBe(true);
+    expect(formatReport(report)).toMatch(/SKIP {2}views: clicks_today/);
+  } finally {
+    await lake.close();
+  }
+});
+
+test("a lake whose partitions are today: the views clicks_today and clicks_month return the run's rows", async () => {
+  const report = await check(expectedFile());
+  expect(report.checks.find((c) => c.name.startsWith("views:"))).toMatchObject({ passed: true, actual: { clicks_today: 4, clicks_month: 4 } });
+  // one object on another day: the views cannot see the whole run, so the check is skipped and says why
+  const lost = path.join(lakeDir, layout.aggregated, "year=2001/month=01/day=01/hour=00");
+  mkdirSync(lost, { recursive: true });
+  writeFileSync(path.join(lost, "rows-1-c"), `${JSON.stringify(row(99, "tablet", 1, 0))}\n`);
+  const lake = await LocalLake.open(lakeDir, layout);
+  try {
+    const r = await verify(lake, expectedFile());
+    expect(r.checks.find((c) => c.name.startsWith("views:"))?.skipped).toMatch(/landed on 2001-01-01, \d{4}/);
+  } finally {
+    await lake.close();
+  }
 });
 
 test("the local raw check: the raw lake as the multiset of the acknowledged payloads", async () => {

@@ -214,13 +214,46 @@ interface Histogram {
 
 const sortHistogram = (h: Histogram[]) => [...h].sort((a, b) => b.sessions - a.sessions || a.duration_sec - b.duration_sec);
 
-/** Rewrites the duration query to read `clicks_today` within the scope (the rest of the SQL file untouched). */
+/**
+ * The duration query (sql/sessions_by_duration.sql, its text unchanged) over the run's rows: a CTE
+ * named `clicks_today` shadows the view, so the file reads the run's rows whatever day they landed
+ * on (the view filters by current_date). DuckDB and Athena (Trino) both resolve a CTE before a view.
+ * No scope (the local lake is the run's): every row of `aggregated`.
+ */
 export function scopedDurationQuery(scope: PartitionScope | undefined): string {
   const sql = readSqlFile("sessions_by_duration.sql");
-  if (!scope) return sql;
-  const re = /\bFROM\s+"?clicks_today"?/i;
-  if (!re.test(sql)) throw new Error("sql/sessions_by_duration.sql no longer reads FROM clicks_today; update the verifier's scoping");
-  return sql.replace(re, `FROM (SELECT * FROM clicks_today WHERE ${partitionPredicate(scope)}) AS clicks_today`);
+  const code = sql.replace(/--[^\n]*/g, "").trim();
+  if (!/\bclicks_today\b/i.test(code)) throw new Error("sql/sessions_by_duration.sql no longer reads clicks_today; update the verifier's scoping");
+  if (/^with\b/i.test(code)) throw new Error("sql/sessions_by_duration.sql starts with its own WITH; the verifier's clicks_today CTE cannot be prefixed");
+  return `WITH clicks_today AS (SELECT * FROM aggregated${scope ? ` WHERE ${partitionPredicate(scope)}` : ""})\n${sql}`;
+}
+
+const VIEWS_CHECK = "views: clicks_today / clicks_month (sql/*.sql) return the run's rows";
+
+/**
+ * The views themselves: when every row of the run landed today (UTC, the engine's current_date),
+ * `clicks_today` and `clicks_month` must return every delivered row (copies included). A run whose
+ * rows landed on another day (or across midnight) cannot be checked through them: skipped, saying why.
+ */
+async function viewsCheck(engine: QueryEngine, where: string, delivered: number): Promise<Check> {
+  const [today] = await engine.query("SELECT CAST(current_date AS varchar) AS today");
+  const todayText = String(today?.today ?? "");
+  const days = (await engine.query(`SELECT DISTINCT year, month, day FROM aggregated${where}`)).map((r) => `${r.year}-${r.month}-${r.day}`).sort();
+  if (days.length === 0) return skippedCheck(VIEWS_CHECK, "no rows delivered");
+  if (days.some((d) => d !== todayText)) {
+    return skippedCheck(VIEWS_CHECK, `the run's rows landed on ${days.join(", ")}, not only today (${todayText}): the views filter by current_date`);
+  }
+  const [t] = await engine.query(`SELECT count(*) AS n FROM clicks_today${where}`);
+  const [m] = await engine.query(`SELECT count(*) AS n FROM clicks_month${where}`);
+  const actual = { clicks_today: Number(t?.n ?? 0), clicks_month: Number(m?.n ?? 0) };
+  const expectedCounts = { clicks_today: delivered, clicks_month: delivered };
+  return {
+    name: VIEWS_CHECK,
+    passed: actual.clicks_today === delivered && actual.clicks_month === delivered,
+    expected: expectedCounts,
+    actual,
+    summary: `${delivered} rows delivered today (${todayText}); clicks_today ${actual.clicks_today}, clicks_month ${actual.clicks_month}`,
+  };
 }
 
 export async function verify(engine: QueryEngine, expected: ExpectedFile, options: VerifyOptions = {}): Promise<Report> {
@@ -314,6 +347,7 @@ export async function verify(engine: QueryEngine, expected: ExpectedFile, option
   histCheck.summary = `${expectedHistogram.length} durations expected, ${actualHistogram.length} found${adjusted ? ` (${adjusted} duplicate copies taken out)` : ""}`;
   if (!histCheck.passed) histCheck.details = histogramDiff(expectedHistogram, actualHistogram);
   checks.push(histCheck);
+  checks.push(await viewsCheck(engine, where, actualRaw.length));
 
   const tree = new Map<string, { sum_duration_sec: number; sum_events: number }>();
   for (const r of unique) {
