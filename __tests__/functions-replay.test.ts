@@ -1,6 +1,9 @@
 import { spawnSync } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import * as path from "node:path";
+import { parseRecord } from "../functions/core/event";
+import { LineSplitter } from "../functions/replay/lines";
+import { replayBytes } from "../functions/replay/replay";
 
 const ROOT = path.resolve(__dirname, "..");
 const docs = JSON.parse(readFileSync(path.resolve(__dirname, "../../shared/testdata/stagger-docs-example.json"), "utf8")) as {
@@ -8,7 +11,7 @@ const docs = JSON.parse(readFileSync(path.resolve(__dirname, "../../shared/testd
   expected: Record<string, unknown>[];
 };
 
-function run(args: string[], input: string) {
+function run(args: string[], input: string | Buffer) {
   return spawnSync("npm", ["run", "--silent", "sessionize", "--", ...args], { cwd: ROOT, input, encoding: "utf8", timeout: 30_000 });
 }
 
@@ -71,4 +74,65 @@ test("a directory as stdin, or an unreadable --input, is a one-line message on s
     expect(out.stdout).toBe("");
     expect(out.stderr).toMatch(/^sessionize: cannot read the input: (EISDIR|ENOENT)[^\n]*\n$/);
   }
+});
+
+describe("input bytes that are not UTF-8", () => {
+  const arrival = "2026-12-03T11:00:20.000Z";
+  const good = { user_id: 7, device_id: "mobile", client_event: "beer_cart", client_timestamp: "2026-12-03T11:00:10.000Z" };
+  const bytes = (...parts: (string | number[] | Uint8Array)[]) => Buffer.concat(parts.map((p) => (typeof p === "string" ? Buffer.from(p, "utf8") : Buffer.from(p))));
+  const goodLine = (name: string) => JSON.stringify({ arrival, event: { ...good, client_event: name } }) + "\n";
+  // A `data` payload whose bytes are not UTF-8: `mob` FF FE inside the JSON string of the line.
+  const payload = bytes('{"user_id":7,"device_id":"mob', [0xff, 0xfe], '","client_event":"beer_cart","client_timestamp":"2026-12-03T11:00:10.000Z"}');
+  const dataLine = bytes(`{"arrival":"${arrival}","data":"`, payload.toString("latin1").replace(/"/g, '\\"').split("").map((c) => c.charCodeAt(0)), '"}\n');
+
+  test("a `data` payload that is not UTF-8 is rejected as invalid_utf8 exactly as parseRecord on the payload bytes", () => {
+    const sessionizer = parseRecord(payload);
+    expect(sessionizer.ok).toBe(false);
+    if (sessionizer.ok) return;
+    const out = replayBytes(bytes(goodLine("a"), dataLine, goodLine("b")), 60);
+    expect(out.rejected).toEqual([{ line: 2, ...sessionizer.rejection, arrival }]);
+    expect(out.rows.map((r) => [r.events, r.device_id])).toEqual([[2, "mobile"]]);
+  });
+
+  test("a line with invalid UTF-8 outside a `data` payload is rejected as a line, never read with U+FFFD", () => {
+    const eventLine = bytes(`{"arrival":"${arrival}","event":{"user_id":7,"device_id":"mob`, [0xff, 0xfe], '","client_event":"x","client_timestamp":1}}\r\n');
+    const garbage = bytes("not json ", [0xc3, 0x28], "\n");
+    const truncated = bytes(`{"arrival":"${arrival}","data":"{}","note":"`, [0xe2, 0x82], '"}\n');
+    const out = replayBytes(bytes(eventLine, garbage, goodLine("a"), truncated), 60);
+    expect(out.rejected.map((r) => [r.line, r.reason])).toEqual([
+      [1, "invalid_utf8"],
+      [2, "invalid_utf8"],
+      [4, "invalid_utf8"],
+    ]);
+    expect(out.rejected[0].detail).toMatch(/not valid UTF-8: 2 invalid byte\(s\), the first at byte offset (\d+)/);
+    expect(out.rejected[0].detail).toContain(`offset ${eventLine.indexOf(0xff)}`);
+    expect(out.rows.map((r) => r.device_id)).toEqual(["mobile"]);
+    expect(JSON.stringify(out)).not.toContain("\uFFFD");
+  });
+
+  test("valid multi-byte UTF-8 is kept, even split across chunks; a lone-surrogate escape in `data` is invalid_utf8", () => {
+    const input = bytes(
+      JSON.stringify({ arrival, event: { ...good, device_id: "müü📱" } }) + "\n",
+      JSON.stringify({ arrival, data: JSON.stringify({ ...good, client_event: "ünïcödé" }) }) + "\n",
+      `{"arrival":"${arrival}","data":"{\\"user_id\\":7,\\"device_id\\":\\"\\ud800\\",\\"client_event\\":\\"x\\",\\"client_timestamp\\":1}"}`,
+    );
+    const whole = replayBytes(input, 60);
+    expect(whole.rows.map((r) => [r.device_id, r.beginnavigation]).sort()).toEqual([
+      ["mobile", "ünïcödé"],
+      ["müü📱", "beer_cart"],
+    ]);
+    expect(whole.rejected.map((r) => [r.line, r.reason])).toEqual([[3, "invalid_utf8"]]);
+    const lines: string[] = [];
+    const splitter = new LineSplitter((line) => lines.push(line.toString("utf8")));
+    for (const byte of input) splitter.push(Buffer.from([byte]));
+    splitter.end();
+    expect(lines).toEqual(input.toString("utf8").split("\n"));
+  });
+
+  test("through the command: a data payload that is not UTF-8 is an invalid_utf8 line on stderr, the rest is replayed", () => {
+    const out = run(["--window", "60"], bytes(goodLine("a"), dataLine));
+    expect(out.status).toBe(0);
+    expect(out.stdout.trimEnd().split("\n").map((l) => JSON.parse(l).device_id)).toEqual(["mobile"]);
+    expect(out.stderr.trimEnd().split("\n").map((l) => JSON.parse(l))).toMatchObject([{ line: 2, reason: "invalid_utf8", arrival }]);
+  });
 });

@@ -1,9 +1,9 @@
 import { Command, InvalidArgumentError } from "commander";
 import { createReadStream, fstatSync } from "node:fs";
-import { createInterface } from "node:readline";
 import { Readable, type Writable } from "node:stream";
 import { loadConfig } from "../../config/load";
 import { MAX_WINDOW_SECONDS, MIN_WINDOW_SECONDS } from "../core/stagger";
+import { LineSplitter } from "./lines";
 import { ReplayCollector } from "./replay";
 
 /**
@@ -78,14 +78,11 @@ export async function main(argv: string[], io: { stdin: Readable; stdout: Writab
 
   const collector = new ReplayCollector();
   try {
-    const input = opts.input ? createReadStream(opts.input, { encoding: "utf8" }) : io.stdin;
-    const lines = createInterface({ input, crlfDelay: Infinity });
-    await new Promise<void>((resolve, reject) => {
-      input.once("error", reject);
-      lines.once("error", reject);
-      lines.on("line", (line) => collector.add(line));
-      lines.once("close", resolve);
-    });
+    // Bytes, split on \n here: each line is checked as UTF-8 on its own (no replacement characters).
+    const input = opts.input ? createReadStream(opts.input) : io.stdin;
+    const splitter = new LineSplitter((line) => collector.addBytes(line));
+    for await (const chunk of input) splitter.push(typeof chunk === "string" ? Buffer.from(chunk, "utf8") : (chunk as Buffer));
+    splitter.end();
   } catch (err) {
     io.stderr.write(`sessionize: cannot read the input: ${oneLine((err as Error).message)}\n`);
     return 2;

@@ -2,6 +2,7 @@ import { parseRecord, validateEvent, type ParseResult } from "../core/event";
 import type { SessionRow } from "../core/row";
 import { sessionize, type Arrival } from "../core/stagger";
 import { parseClientTimestamp } from "../core/timestamp";
+import { decodeEscaped, encodeEscaped, hasLoneSurrogate, LineSplitter } from "./lines";
 
 /**
  * The engine offline: NDJSON lines `{"arrival": "<ISO-8601>", "event": {...}}` or
@@ -25,47 +26,87 @@ export interface ReplayResult {
   readonly records: number;
 }
 
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
 export class ReplayCollector {
   private readonly arrivals: { arrival: Arrival; order: number }[] = [];
   readonly rejected: ReplayRejection[] = [];
   private lineNo = 0;
 
-  /** Takes one input line. */
+  /** Takes one input line, as text. */
   add(text: string): void {
+    this.take(++this.lineNo, text, false);
+  }
+
+  /**
+   * Takes one input line, as bytes. A line that is not valid UTF-8 is never decoded with
+   * replacement characters: when its invalid bytes are in a `data` payload, the record is
+   * rejected as `invalid_utf8` by `parseRecord` on the payload's bytes, as the sessionizer does;
+   * otherwise the line is rejected as `invalid_utf8` (where the first bad byte is).
+   */
+  addBytes(bytes: Uint8Array): void {
     const line = ++this.lineNo;
-    if (text.trim() === "") return;
-    const bad = (detail: string, extra: Partial<ReplayRejection> = {}) =>
+    let text: string;
+    try {
+      text = utf8.decode(bytes);
+    } catch {
+      const decoded = decodeEscaped(bytes);
+      const rejected = this.take(line, decoded.text, true);
+      if (rejected !== "invalid_utf8") {
+        // Not a `data` payload's fault (or not a record): the line itself.
+        if (rejected !== undefined) this.rejected.pop();
+        else this.arrivals.pop();
+        this.rejected.push({
+          line,
+          reason: "invalid_utf8",
+          detail: `the line is not valid UTF-8: ${decoded.invalidBytes} invalid byte(s), the first at byte offset ${decoded.firstInvalidOffset}`,
+        });
+      }
+      return;
+    }
+    this.take(line, text, false);
+  }
+
+  /**
+   * One line's record; returns the reason it was rejected with, or undefined when it was taken.
+   * `escaped`: the text came from `decodeEscaped`, its lone U+DC80-U+DCFF stand for raw bytes.
+   */
+  private take(line: number, text: string, escaped: boolean): string | undefined {
+    if (!escaped && text.trim() === "") return undefined;
+    const bad = (detail: string, extra: Partial<ReplayRejection> = {}) => {
       this.rejected.push({ line, reason: "invalid_line", detail, ...extra });
+      return "invalid_line";
+    };
     let wrapper: unknown;
     try {
       wrapper = JSON.parse(text);
     } catch (err) {
-      bad(`not a JSON line: ${(err as Error).message}`);
-      return;
+      return bad(`not a JSON line: ${(err as Error).message}`);
     }
     if (typeof wrapper !== "object" || wrapper === null || Array.isArray(wrapper)) {
-      bad("expected an object {arrival, event} or {arrival, data}");
-      return;
+      return bad("expected an object {arrival, event} or {arrival, data}");
     }
     const w = wrapper as Record<string, unknown>;
     const arrivalMs = parseClientTimestamp(w.arrival);
     if (typeof arrivalMs === "string") {
-      bad(`arrival: ${w.arrival === undefined ? "missing" : arrivalMs}`, { field: "arrival" });
-      return;
+      return bad(`arrival: ${w.arrival === undefined ? "missing" : arrivalMs}`, { field: "arrival" });
     }
     let parsed: ParseResult;
     if ("event" in w) parsed = validateEvent(w.event);
-    else if (typeof w.data === "string") parsed = parseRecord(w.data);
-    else {
-      bad("needs an `event` object or a `data` string");
-      return;
+    else if (typeof w.data === "string") {
+      // The payload as the bytes a Kinesis record would carry; a string with a lone surrogate has
+      // no UTF-8 form, so it is checked as bytes too and comes out `invalid_utf8`.
+      parsed = escaped || hasLoneSurrogate(w.data) ? parseRecord(encodeEscaped(w.data, escaped)) : parseRecord(w.data);
+    } else {
+      return bad("needs an `event` object or a `data` string");
     }
     if (!parsed.ok) {
       const { reason, field, detail } = parsed.rejection;
       this.rejected.push({ line, reason, ...(field !== undefined ? { field } : {}), detail, arrival: new Date(arrivalMs).toISOString() });
-      return;
+      return reason;
     }
     this.arrivals.push({ arrival: { event: parsed.event, arrivalMs }, order: this.arrivals.length });
+    return undefined;
   }
 
   finish(windowSeconds: number): ReplayResult {
@@ -80,5 +121,14 @@ export function replayText(text: string, windowSeconds: number): ReplayResult {
   const lines = text.split("\n");
   if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
   for (const line of lines) collector.add(line.endsWith("\r") ? line.slice(0, -1) : line);
+  return collector.finish(windowSeconds);
+}
+
+/** Replays a whole NDJSON input given as bytes, split and checked as the replay command does. */
+export function replayBytes(bytes: Uint8Array, windowSeconds: number): ReplayResult {
+  const collector = new ReplayCollector();
+  const splitter = new LineSplitter((line) => collector.addBytes(line));
+  splitter.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  splitter.end();
   return collector.finish(windowSeconds);
 }
