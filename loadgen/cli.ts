@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError } from "../config/load";
 import { OptionsError, defaultMarginMs, type LoadOptions } from "./options";
+import { OutputError } from "./output";
 import { createProgressReporter } from "./progress";
 import { LoadError, runLoad, type LoadResult } from "./run";
 
@@ -9,7 +10,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 /**
  * `npm run loadgen -- [options]`: a thin layer over runLoad (loadgen/run.ts).
- * Exit codes: 0 every record acknowledged; 1 error; 3 some records finally failed (reported,
+ * Exit codes: 0 every record acknowledged; 1 error; 2 an output file cannot be written; 3 some records finally failed (reported,
  * left out of the expectations); 130 stopped with Ctrl-C (expectations written for what was
  * acknowledged).
  */
@@ -172,6 +173,10 @@ export async function main(argv = process.argv): Promise<number> {
     return result.counts.failed > 0 ? 3 : 0;
   } catch (err) {
     reporter?.stop();
+    if (err instanceof OutputError) {
+      process.stderr.write(`loadgen: ${err.message}\n`);
+      return 2;
+    }
     if (err instanceof LoadError && err.result) process.stderr.write(summary(err.result) + "\n");
     if (err instanceof OptionsError || err instanceof ConfigError || err instanceof LoadError) process.stderr.write(`loadgen: ${err.message}\n`);
     else process.stderr.write(`loadgen: ${(err as Error).stack ?? err}\n`);

@@ -1,5 +1,5 @@
 import { once } from "node:events";
-import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from "node:fs";
+import { createWriteStream, mkdirSync, openSync, writeFileSync, type WriteStream } from "node:fs";
 import { Agent as HttpAgent } from "node:http";
 import { Agent as HttpsAgent } from "node:https";
 import * as path from "node:path";
@@ -28,6 +28,7 @@ import {
   type Step,
 } from "./model";
 import { resolveOptions, type LoadOptions, type ResolvedOptions } from "./options";
+import { writing } from "./output";
 import { Prng } from "./prng";
 import { putBatch } from "./producer";
 import { Limiter } from "./ratelimit";
@@ -339,10 +340,12 @@ async function run(o: ResolvedOptions, hooks: LoadHooks, wallStart: number): Pro
   const lateKeys = new Map<string, number>();
 
   // --- output ------------------------------------------------------------------------------
-  mkdirSync(o.out, { recursive: true });
+  writing(o.out, () => mkdirSync(o.out, { recursive: true }));
   const eventsPath = path.resolve(o.out, "events.ndjson");
   const expectedPath = path.resolve(o.out, "expected.json");
-  const writer: WriteStream = createWriteStream(eventsPath, { encoding: "utf8" });
+  // opened here, so that a file that cannot be written is one clear error before anything is sent
+  const eventsFd = writing(eventsPath, () => openSync(eventsPath, "w"));
+  const writer: WriteStream = createWriteStream(eventsPath, { encoding: "utf8", fd: eventsFd });
   const lines: EventLine[] = [];
 
   // --- counters ----------------------------------------------------------------------------
@@ -737,7 +740,7 @@ async function run(o: ResolvedOptions, hooks: LoadHooks, wallStart: number): Pro
     marginMs: margin,
     ...(maxCallMs === null ? {} : { maxCallMs }),
   });
-  writeFileSync(expectedPath, JSON.stringify(expected, null, 2) + "\n");
+  writing(expectedPath, () => writeFileSync(expectedPath, JSON.stringify(expected, null, 2) + "\n"));
   progress("done", true);
 
   const result: LoadResult = {

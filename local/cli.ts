@@ -1,6 +1,8 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import * as path from "node:path";
-import { loadConfig } from "../config/load";
+import { ConfigError, loadConfig } from "../config/load";
+import type { SessionizationConfig } from "../config/schema";
+import { OutputError } from "../loadgen/output";
 import { EmulatorStartError } from "./emulators";
 import { loadgenLoad } from "./loadgen-runner";
 import { PipelineAbortedError, runLocalPipeline, type LoadRunner, type PipelineStatus } from "./pipeline";
@@ -54,7 +56,16 @@ function statusLine(s: PipelineStatus): string {
 export async function main(argv: string[]): Promise<number> {
   // The SDK's notice about its releases after January 2027 (the lockfile pins this one): not news for a local run.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-  const config = loadConfig();
+  // A bad config is reported after the arguments are read (so that --help still works), as one message.
+  let config: SessionizationConfig | undefined;
+  let configError: ConfigError | undefined;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    configError = err;
+  }
+  const theConfigs = (v: number | undefined, unit = "") => (v === undefined ? "the config's" : `the config's ${v}${unit}`);
   const program = new Command()
     .name("local")
     .description("Run the clickstream sessionization pipeline on this machine (kinesalite, dynalite, a local Firehose, DuckDB) and verify it.")
@@ -62,14 +73,14 @@ export async function main(argv: string[]): Promise<number> {
     .option("--window <s>", "stagger window W in seconds (60 = the seed's minutes)", int(1, 3600), 5)
     .option("--rate <r>", "events per second", num(1, 100_000), 100)
     .option("--out <dir>", "output folder (lake, expected.json, report.json, logs)", path.join("out", "local"))
-    .option("--shards <n>", `shards of the local stream (the config has ${config.stream.shardCount}; more exercise the per-shard consumers)`, int(1, 64), 4)
+    .option("--shards <n>", `shards of the local stream (${config ? `the config has ${config.stream.shardCount}` : "the config allows 1-2"}; more exercise the per-shard consumers)`, int(1, 64), 4)
     .option("--seed <n>", "load generator seed", int(0, 2 ** 31 - 1), 1)
     .option("--users <n>", "synthetic users (default: the load generator's)", int(1, 1_000_000))
     .option("--late-fraction <f>", "share of late records", num(0, 0.5), 0.03)
     .option("--malformed-fraction <f>", "share of malformed records", num(0, 0.5), 0.02)
-    .option("--buffer-interval <s>", `local Firehose buffer interval (default: the config's ${config.firehose.bufferIntervalSeconds} s / 100)`, num(0.1, 900))
-    .option("--buffer-size-mb <mb>", `local Firehose buffer size (default: the config's ${config.firehose.bufferSizeMB} MB)`, num(0.01, 128))
-    .option("--grace <s>", `sweeper grace (default: the config's ${config.session.sweepGraceSeconds} s)`, int(0, 300))
+    .option("--buffer-interval <s>", `local Firehose buffer interval (default: ${theConfigs(config?.firehose.bufferIntervalSeconds, " s")} / 100)`, num(0.1, 900))
+    .option("--buffer-size-mb <mb>", `local Firehose buffer size (default: ${theConfigs(config?.firehose.bufferSizeMB, " MB")})`, num(0.01, 128))
+    .option("--grace <s>", `sweeper grace (default: ${theConfigs(config?.session.sweepGraceSeconds, " s")})`, int(0, 300))
     .option("--sweep-every <ms>", "sweeper schedule locally (AWS: every minute)", int(50, 60_000), 1000)
     .addOption(new Option("--emulators <where>", "kinesalite and dynalite in this process, or each in a child process").choices(["in-process", "child"]).default("in-process"))
     .option("--kinesis-port <port>", "kinesalite's port on 127.0.0.1 (default: a free one)", int(0, 65535), 0)
@@ -84,6 +95,10 @@ export async function main(argv: string[]): Promise<number> {
     return (err as { exitCode?: number }).exitCode === 0 ? 0 : 2;
   }
   const o = program.opts<Options>();
+  if (!config) {
+    process.stderr.write(`local: ${configError?.message ?? "no configuration"}\n`);
+    return 1;
+  }
 
   const controller = new AbortController();
   let interrupts = 0;
@@ -160,6 +175,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof PipelineAbortedError || controller.signal.aborted) {
       process.stderr.write("local: interrupted; emulators stopped\n");
       return 130;
+    }
+    if (err instanceof OutputError || err instanceof ConfigError) {
+      process.stderr.write(`local: ${err.message}\n`);
+      return err instanceof OutputError ? 2 : 1;
     }
     if (err instanceof EmulatorStartError) {
       process.stderr.write(`local: ${err.message}\n`);

@@ -9,6 +9,7 @@ import { loadConfig } from "../config/load";
 import type { SessionizationConfig } from "../config/schema";
 import { WINDOW_ATTR, windowTableDefinition } from "../functions/adapters/window-table";
 import { functionEnvironment, functionSettings } from "../functions/settings";
+import { writing } from "../loadgen/output";
 import { EMULATOR_CREDENTIALS, startDynalite, startEmulatorProcess, startKinesalite, type RunningEmulator } from "./emulators";
 import { LocalFirehose, type DeliveryStreamStats } from "./firehose";
 import { lakeLayout, LocalLake } from "./lake";
@@ -296,6 +297,12 @@ export function rawLakeCheck(eventsFile: string, rawDir: string): Check {
   };
 }
 
+/** Clears what a previous run left in the out folder; a folder that cannot be written is an OutputError. */
+export function prepareOutDir(outDir: string, previous: string[]): void {
+  writing(outDir, () => mkdirSync(outDir, { recursive: true }));
+  for (const p of previous) writing(p, () => rmSync(p, { recursive: true, force: true }));
+}
+
 export async function runLocalPipeline(options: LocalPipelineOptions): Promise<LocalRunResult> {
   const t0 = Date.now();
   const base = options.config ?? loadConfig();
@@ -318,9 +325,9 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
   const lakeDir = path.join(outDir, "lake");
   const dlqFile = path.join(outDir, "dlq", `${names.deadLetterQueue}.ndjson`);
   const logFile = path.join(outDir, "logs", "functions.log");
-  for (const p of [lakeDir, path.dirname(dlqFile), path.dirname(logFile), path.join(outDir, "report.json")]) rmSync(p, { recursive: true, force: true });
-  mkdirSync(lakeDir, { recursive: true });
-  mkdirSync(path.dirname(dlqFile), { recursive: true });
+  prepareOutDir(outDir, [lakeDir, path.dirname(dlqFile), path.dirname(logFile), path.join(outDir, "report.json")]);
+  writing(lakeDir, () => mkdirSync(lakeDir, { recursive: true }));
+  writing(path.dirname(dlqFile), () => mkdirSync(path.dirname(dlqFile), { recursive: true }));
 
   const status: PipelineStatus = {
     phase: "starting",
