@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { closeSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parseRecord } from "../functions/core/event";
-import { LineSplitter } from "../functions/replay/lines";
+import { LineSplitter, MAX_LINE_BYTES } from "../functions/replay/lines";
 import { replayBytes } from "../functions/replay/replay";
 
 const ROOT = path.resolve(__dirname, "..");
@@ -123,7 +123,10 @@ describe("input bytes that are not UTF-8", () => {
     ]);
     expect(whole.rejected.map((r) => [r.line, r.reason])).toEqual([[3, "invalid_utf8"]]);
     const lines: string[] = [];
-    const splitter = new LineSplitter((line) => lines.push(line.toString("utf8")));
+    const splitter = new LineSplitter(
+      (line) => lines.push(line.toString("utf8")),
+      () => lines.push("too long"),
+    );
     for (const byte of input) splitter.push(Buffer.from([byte]));
     splitter.end();
     expect(lines).toEqual(input.toString("utf8").split("\n"));
@@ -134,5 +137,45 @@ describe("input bytes that are not UTF-8", () => {
     expect(out.status).toBe(0);
     expect(out.stdout.trimEnd().split("\n").map((l) => JSON.parse(l).device_id)).toEqual(["mobile"]);
     expect(out.stderr.trimEnd().split("\n").map((l) => JSON.parse(l))).toMatchObject([{ line: 2, reason: "invalid_utf8", arrival }]);
+  });
+});
+
+describe("a bound on a line", () => {
+  const arrival = "2026-12-03T11:00:20.000Z";
+  const goodLine = (name: string) =>
+    JSON.stringify({ arrival, event: { user_id: 7, device_id: "mobile", client_event: name, client_timestamp: "2026-12-03T11:00:10.000Z" } });
+
+  test("a line longer than the bound is counted and dropped as it streams, never held whole; the next lines are read", () => {
+    const got: (string | number)[] = [];
+    const splitter = new LineSplitter(
+      (line) => got.push(line.toString("utf8")),
+      (n) => got.push(n),
+      10,
+    );
+    const input = Buffer.from("0123456789\n" + "x".repeat(1000) + "\nok\r\n012345678\r\n" + "y".repeat(11) + "\nlast" + "z".repeat(20));
+    let maxBuffered = 0;
+    for (let i = 0; i < input.length; i += 3) {
+      splitter.push(input.subarray(i, i + 3));
+      maxBuffered = Math.max(maxBuffered, splitter.bufferedBytes);
+    }
+    splitter.end();
+    // A line of exactly the bound is a line (its \r counts, and is then dropped).
+    expect(got).toEqual(["0123456789", 1000, "ok", "012345678", 11, 24]);
+    expect(maxBuffered).toBeLessThanOrEqual(10);
+  });
+
+  test("through the command: a line over MAX_LINE_BYTES is one line_too_long JSON line on stderr with its line number; the rest is replayed", () => {
+    expect(MAX_LINE_BYTES).toBe(2 * 1024 * 1024);
+    const huge = JSON.stringify({ arrival, data: "x".repeat(MAX_LINE_BYTES + 100) });
+    const out = run(["--window", "60"], [goodLine("a"), huge, goodLine("b")].join("\n") + "\n");
+    expect(out.status).toBe(0);
+    expect(out.stdout.trimEnd().split("\n").map((l) => JSON.parse(l).events)).toEqual([2]);
+    const stderr = out.stderr.trimEnd().split("\n");
+    expect(stderr).toHaveLength(1);
+    expect(JSON.parse(stderr[0])).toEqual({
+      line: 2,
+      reason: "line_too_long",
+      detail: `the line has ${Buffer.byteLength(huge)} bytes, more than the ${MAX_LINE_BYTES} a line may have; skipped`,
+    });
   });
 });

@@ -80,7 +80,10 @@ export async function main(argv: string[], io: { stdin: Readable; stdout: Writab
   try {
     // Bytes, split on \n here: each line is checked as UTF-8 on its own (no replacement characters).
     const input = opts.input ? createReadStream(opts.input) : io.stdin;
-    const splitter = new LineSplitter((line) => collector.addBytes(line));
+    const splitter = new LineSplitter(
+      (line) => collector.addBytes(line),
+      (bytes) => collector.addTooLong(bytes),
+    );
     for await (const chunk of input) splitter.push(typeof chunk === "string" ? Buffer.from(chunk, "utf8") : (chunk as Buffer));
     splitter.end();
   } catch (err) {

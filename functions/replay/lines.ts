@@ -4,26 +4,69 @@
  * let a line with invalid bytes still be read as JSON, to find which record it was.
  */
 
-/** Splits a byte stream into lines on `\n`; the bytes of a line are passed without the `\n` and a trailing `\r`. */
+/**
+ * The longest input line taken, in bytes (without its `\n`): 2 MiB, twice Kinesis' 1 MiB
+ * record limit plus room for the wrapper and JSON escaping. A longer line is not buffered: its
+ * bytes are counted and dropped up to its `\n`, and it is reported as `line_too_long`.
+ */
+export const MAX_LINE_BYTES = 2 * 1024 * 1024;
+
+/**
+ * Splits a byte stream into lines on `\n`; the bytes of a line are passed without the `\n` and a
+ * trailing `\r`. A line longer than `maxLineBytes` is passed to `onTooLong` with its length
+ * instead, and never held whole: at most `maxLineBytes` bytes are buffered.
+ */
 export class LineSplitter {
   private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  /** Bytes of the current line when it is already too long, else -1. */
+  private overflowBytes = -1;
 
-  constructor(private readonly onLine: (bytes: Buffer) => void) {}
+  constructor(
+    private readonly onLine: (bytes: Buffer) => void,
+    private readonly onTooLong: (bytes: number) => void,
+    private readonly maxLineBytes = MAX_LINE_BYTES,
+  ) {}
+
+  /** Bytes held for the unfinished line. */
+  get bufferedBytes(): number {
+    return this.pendingBytes;
+  }
 
   push(chunk: Buffer): void {
     let start = 0;
     for (;;) {
       const nl = chunk.indexOf(0x0a, start);
-      if (nl < 0) break;
-      this.emit(chunk.subarray(start, nl));
+      const segment = chunk.subarray(start, nl < 0 ? chunk.length : nl);
+      if (this.overflowBytes < 0 && this.pendingBytes + segment.length > this.maxLineBytes) {
+        this.overflowBytes = this.pendingBytes;
+        this.pending = [];
+        this.pendingBytes = 0;
+      }
+      if (this.overflowBytes >= 0) {
+        this.overflowBytes += segment.length;
+        if (nl >= 0) {
+          const n = this.overflowBytes;
+          this.overflowBytes = -1;
+          this.onTooLong(n);
+        }
+      } else if (nl >= 0) this.emit(segment);
+      else if (segment.length > 0) {
+        this.pending.push(segment);
+        this.pendingBytes += segment.length;
+      }
+      if (nl < 0) return;
       start = nl + 1;
     }
-    if (start < chunk.length) this.pending.push(chunk.subarray(start));
   }
 
   /** The end of the input: a last line without `\n` is still a line. */
   end(): void {
-    if (this.pending.length > 0) this.emit(Buffer.alloc(0));
+    if (this.overflowBytes >= 0) {
+      const n = this.overflowBytes;
+      this.overflowBytes = -1;
+      this.onTooLong(n);
+    } else if (this.pending.length > 0) this.emit(Buffer.alloc(0));
   }
 
   private emit(tail: Buffer): void {
@@ -31,6 +74,7 @@ export class LineSplitter {
     if (this.pending.length > 0) {
       line = Buffer.concat([...this.pending, tail]);
       this.pending = [];
+      this.pendingBytes = 0;
     }
     if (line.length > 0 && line[line.length - 1] === 0x0d) line = line.subarray(0, line.length - 1);
     this.onLine(line);

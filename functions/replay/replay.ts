@@ -2,7 +2,7 @@ import { parseRecord, validateEvent, type ParseResult } from "../core/event";
 import type { SessionRow } from "../core/row";
 import { sessionize, type Arrival } from "../core/stagger";
 import { parseClientTimestamp } from "../core/timestamp";
-import { decodeEscaped, encodeEscaped, hasLoneSurrogate, LineSplitter } from "./lines";
+import { decodeEscaped, encodeEscaped, hasLoneSurrogate, LineSplitter, MAX_LINE_BYTES } from "./lines";
 
 /**
  * The engine offline: NDJSON lines `{"arrival": "<ISO-8601>", "event": {...}}` or
@@ -13,7 +13,10 @@ import { decodeEscaped, encodeEscaped, hasLoneSurrogate, LineSplitter } from "./
 export interface ReplayRejection {
   /** 1-based input line. */
   readonly line: number;
-  /** A core reason code, or `invalid_line` when the line is not a replay record at all. */
+  /**
+   * A core reason code, `invalid_line` when the line is not a replay record at all, or
+   * `line_too_long` when it has more than MAX_LINE_BYTES bytes.
+   */
   readonly reason: string;
   readonly field?: string;
   readonly detail: string;
@@ -65,6 +68,15 @@ export class ReplayCollector {
       return;
     }
     this.take(line, text, false);
+  }
+
+  /** Counts one input line that was too long to be read (`bytes` long, without its `\n`). */
+  addTooLong(bytes: number, maxLineBytes = MAX_LINE_BYTES): void {
+    this.rejected.push({
+      line: ++this.lineNo,
+      reason: "line_too_long",
+      detail: `the line has ${bytes} bytes, more than the ${maxLineBytes} a line may have; skipped`,
+    });
   }
 
   /**
@@ -125,9 +137,13 @@ export function replayText(text: string, windowSeconds: number): ReplayResult {
 }
 
 /** Replays a whole NDJSON input given as bytes, split and checked as the replay command does. */
-export function replayBytes(bytes: Uint8Array, windowSeconds: number): ReplayResult {
+export function replayBytes(bytes: Uint8Array, windowSeconds: number, maxLineBytes = MAX_LINE_BYTES): ReplayResult {
   const collector = new ReplayCollector();
-  const splitter = new LineSplitter((line) => collector.addBytes(line));
+  const splitter = new LineSplitter(
+    (line) => collector.addBytes(line),
+    (n) => collector.addTooLong(n, maxLineBytes),
+    maxLineBytes,
+  );
   splitter.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   splitter.end();
   return collector.finish(windowSeconds);
