@@ -5,7 +5,7 @@ import type { SessionizationConfig } from "../config/schema";
 import { OutputError } from "../loadgen/output";
 import { EmulatorStartError } from "./emulators";
 import { loadgenLoad } from "./loadgen-runner";
-import { PipelineAbortedError, runLocalPipeline, type LoadRunner, type PipelineStatus } from "./pipeline";
+import { OutDirRefusedError, PipelineAbortedError, runLocalPipeline, type LoadRunner, type PipelineStatus } from "./pipeline";
 import { formatReport } from "./verify";
 
 /**
@@ -175,6 +175,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof PipelineAbortedError || controller.signal.aborted) {
       process.stderr.write("local: interrupted; emulators stopped\n");
       return 130;
+    }
+    if (err instanceof OutDirRefusedError) {
+      process.stderr.write(`local: ${err.message}\n`);
+      return 2;
     }
     if (err instanceof OutputError || err instanceof ConfigError) {
       process.stderr.write(`local: ${err.message}\n`);

@@ -9,7 +9,7 @@ import { loadConfig } from "../config/load";
 import type { SessionizationConfig } from "../config/schema";
 import { WINDOW_ATTR, windowTableDefinition } from "../functions/adapters/window-table";
 import { functionEnvironment, functionSettings } from "../functions/settings";
-import { writing } from "../loadgen/output";
+import { OutputError, writing } from "../loadgen/output";
 import { EMULATOR_CREDENTIALS, startDynalite, startEmulatorProcess, startKinesalite, type RunningEmulator } from "./emulators";
 import { LocalFirehose, type DeliveryStreamStats } from "./firehose";
 import { lakeLayout, LocalLake } from "./lake";
@@ -297,10 +297,46 @@ export function rawLakeCheck(eventsFile: string, rawDir: string): Check {
   };
 }
 
-/** Clears what a previous run left in the out folder; a folder that cannot be written is an OutputError. */
-export function prepareOutDir(outDir: string, previous: string[]): void {
+/** The file a run writes into its out folder; only a folder that has it (or an empty or new one) is cleared. */
+export const RUN_MARKER = ".local-run.json";
+
+/** `--out` names a folder that is not empty and not a local run's output: nothing is deleted. */
+export class OutDirRefusedError extends Error {
+  constructor(readonly dir: string) {
+    super(
+      `refusing to use ${dir} as the out folder: it is not empty and has no ${RUN_MARKER}, so it is not a local run's output, and a run would delete its lake/, dlq/, logs/ and report.json. ` +
+        `Give --out a new or empty folder, or a previous run's out folder (it has ${RUN_MARKER}); an old run's folder from before the marker: remove it yourself.`,
+    );
+    this.name = "OutDirRefusedError";
+  }
+}
+
+function isRunMarker(file: string): boolean {
+  try {
+    const marker = JSON.parse(readFileSync(file, "utf8")) as { started_at?: unknown };
+    return typeof marker === "object" && marker !== null && typeof marker.started_at === "string";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Clears what a previous run left in the out folder, and marks the folder as this run's
+ * (`.local-run.json`, with the start time). Only a missing or empty folder, or one with the
+ * marker, is touched: anything else is an OutDirRefusedError, and nothing is deleted. A folder
+ * that cannot be written is an OutputError.
+ */
+export function prepareOutDir(outDir: string, previous: string[], startedAt = new Date()): void {
+  let entries: string[] = [];
+  if (existsSync(outDir)) {
+    if (!statSync(outDir).isDirectory()) throw new OutputError(outDir, "not a directory (ENOTDIR)");
+    entries = writing(outDir, () => readdirSync(outDir));
+  }
+  if (entries.length > 0 && !isRunMarker(path.join(outDir, RUN_MARKER))) throw new OutDirRefusedError(outDir);
   writing(outDir, () => mkdirSync(outDir, { recursive: true }));
   for (const p of previous) writing(p, () => rmSync(p, { recursive: true, force: true }));
+  const marker = path.join(outDir, RUN_MARKER);
+  writing(marker, () => writeFileSync(marker, `${JSON.stringify({ tool: "npm run local", started_at: startedAt.toISOString(), pid: process.pid })}\n`));
 }
 
 export async function runLocalPipeline(options: LocalPipelineOptions): Promise<LocalRunResult> {
@@ -325,7 +361,7 @@ export async function runLocalPipeline(options: LocalPipelineOptions): Promise<L
   const lakeDir = path.join(outDir, "lake");
   const dlqFile = path.join(outDir, "dlq", `${names.deadLetterQueue}.ndjson`);
   const logFile = path.join(outDir, "logs", "functions.log");
-  prepareOutDir(outDir, [lakeDir, path.dirname(dlqFile), path.dirname(logFile), path.join(outDir, "report.json")]);
+  prepareOutDir(outDir, [lakeDir, path.dirname(dlqFile), path.dirname(logFile), path.join(outDir, "report.json")], new Date(t0));
   writing(lakeDir, () => mkdirSync(lakeDir, { recursive: true }));
   writing(path.dirname(dlqFile), () => mkdirSync(path.dirname(dlqFile), { recursive: true }));
 
