@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { ConfigError } from "../config/load";
 import { OptionsError, defaultMarginMs, type LoadOptions } from "./options";
+import { interruptHandler } from "./interrupt";
 import { OutputError } from "./output";
 import { createProgressReporter } from "./progress";
 import { LoadError, runLoad, type LoadResult } from "./run";
@@ -144,14 +145,13 @@ export async function main(argv = process.argv): Promise<number> {
   const options = flagsToOptions(flags);
 
   const controller = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts === 1) {
+  // tsx forwards the terminal's SIGINT to this process as well: a second one within 500 ms is the same Ctrl-C.
+  const onSigint = interruptHandler({
+    onFirst: () => {
       process.stderr.write("\nloadgen: stopping: finishing the call in flight, then writing the expectations (Ctrl-C again to quit at once)\n");
       controller.abort();
-    } else process.exit(130);
-  };
+    },
+  });
   process.on("SIGINT", onSigint);
 
   let emulator: { endpoint: string; stop(): Promise<void> } | undefined;

@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from "commander";
 import * as path from "node:path";
 import { ConfigError, loadConfig } from "../config/load";
 import type { SessionizationConfig } from "../config/schema";
+import { interruptHandler } from "../loadgen/interrupt";
 import { OutputError } from "../loadgen/output";
 import { EmulatorStartError } from "./emulators";
 import { loadgenLoad } from "./loadgen-runner";
@@ -101,14 +102,13 @@ export async function main(argv: string[]): Promise<number> {
   }
 
   const controller = new AbortController();
-  let interrupts = 0;
-  const onSigint = () => {
-    interrupts++;
-    if (interrupts === 1) {
+  // tsx forwards the terminal's SIGINT to this process as well: a second one within 500 ms is the same Ctrl-C.
+  const onSigint = interruptHandler({
+    onFirst: () => {
       process.stderr.write("\nlocal: interrupted; stopping the load and the emulators (Ctrl-C again to quit at once)\n");
       controller.abort();
-    } else process.exit(130);
-  };
+    },
+  });
   process.on("SIGINT", onSigint);
   process.on("SIGTERM", onSigint);
 
