@@ -189,22 +189,8 @@ export class FirehoseNdjsonSink<T> {
   }
 }
 
-export class FirehoseRowSink implements RowSink {
-  private readonly sink: FirehoseNdjsonSink<SessionRow>;
-  constructor(client: FirehoseClient, streamName: string, options?: FirehoseSinkOptions) {
-    this.sink = new FirehoseNdjsonSink(client, streamName, options);
-  }
-  send(rows: readonly SessionRow[]): Promise<void> {
-    return this.sink.send(rows);
-  }
-}
+/** Session rows to Firehose `aggregated`. */
+export class FirehoseRowSink extends FirehoseNdjsonSink<SessionRow> implements RowSink {}
 
-export class FirehoseRejectedSink implements RejectedSink {
-  private readonly sink: FirehoseNdjsonSink<RejectedRecord>;
-  constructor(client: FirehoseClient, streamName: string, options?: FirehoseSinkOptions) {
-    this.sink = new FirehoseNdjsonSink(client, streamName, options);
-  }
-  send(records: readonly RejectedRecord[]): Promise<void> {
-    return this.sink.send(records);
-  }
-}
+/** Malformed records to Firehose `rejected`. */
+export class FirehoseRejectedSink extends FirehoseNdjsonSink<RejectedRecord> implements RejectedSink {}
