@@ -1,4 +1,3 @@
-import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { KinesisStreamEvent } from "aws-lambda";
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -7,12 +6,11 @@ import { builtinModules } from "node:module";
 import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { windowTableDefinition } from "../functions/adapters/window-table";
 import { parseRecord } from "../functions/core/event";
 import { bundleFunction, FUNCTIONS_DIR } from "../functions/bundle";
-import { DUE_INDEX_NAME, functionEnvironment } from "../functions/settings";
-import { EMULATOR_CREDENTIALS, startDynalite, type RunningEmulator } from "../local/emulators";
+import { startDynalite, type RunningEmulator } from "../local/emulators";
 import { SCRATCH, useProjectTmp } from "../stacks/testing";
+import { prepareFunctionEnvironment } from "./function-environment";
 import { kinesisEvent } from "./kinesis-event";
 
 /**
@@ -120,26 +118,14 @@ beforeAll(async () => {
   );
   dynalite = await startDynalite();
   firehose = await startFirehose();
-  const ddb = new DynamoDBClient({ endpoint: dynalite.endpoint, region: "us-east-1", credentials: EMULATOR_CREDENTIALS });
-  await ddb.send(new CreateTableCommand(windowTableDefinition("bundle-windows")));
-  ddb.destroy();
-  Object.assign(process.env, {
-    ...functionEnvironment({
-      windowSeconds: docs.window_seconds,
-      sweepGraceSeconds: 10,
-      sweepPartitions: 4,
-      tableName: "bundle-windows",
-      dueIndexName: DUE_INDEX_NAME,
-      rowsDeliveryStream: "bundle-aggregated",
-      rejectedDeliveryStream: "bundle-rejected",
-      metricsNamespace: "Sessionization",
-      serviceName: "bundle-test",
-    }),
-    AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
-    AWS_ENDPOINT_URL_FIREHOSE: firehose.endpoint,
-    AWS_REGION: "us-east-1",
-    AWS_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,
+  await prepareFunctionEnvironment({
+    windowSeconds: docs.window_seconds,
+    tableName: "bundle-windows",
+    rowsDeliveryStream: "bundle-aggregated",
+    rejectedDeliveryStream: "bundle-rejected",
+    serviceName: "bundle-test",
+    dynamodbEndpoint: dynalite.endpoint,
+    firehoseEndpoint: firehose.endpoint,
   });
   delete process.env.AWS_PROFILE;
   delete process.env.AWS_SESSION_TOKEN;

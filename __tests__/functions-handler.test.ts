@@ -1,13 +1,11 @@
-import { CreateTableCommand, DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { FirehoseClient, PutRecordBatchCommand, ResourceNotFoundException } from "@aws-sdk/client-firehose";
 import { mockClient } from "aws-sdk-client-mock";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { EMULATOR_CREDENTIALS, startDynalite, type RunningEmulator } from "../local/emulators";
-import { windowTableDefinition } from "../functions/adapters/window-table";
+import { startDynalite, type RunningEmulator } from "../local/emulators";
 import { handler as sessionizer, resetSessionizer, toBatchRecord } from "../functions/sessionizer/handler";
 import { handler as sweeper, resetSweeper } from "../functions/sweeper/handler";
-import { functionEnvironment, DUE_INDEX_NAME } from "../functions/settings";
+import { prepareFunctionEnvironment } from "./function-environment";
 import { kinesisEvent } from "./kinesis-event";
 
 const docs = JSON.parse(readFileSync(path.resolve(__dirname, "../../shared/testdata/stagger-docs-example.json"), "utf8")) as {
@@ -26,25 +24,13 @@ const logged: string[] = [];
 
 beforeAll(async () => {
   dynalite = await startDynalite();
-  const ddb = new DynamoDBClient({ endpoint: dynalite.endpoint, region: "us-east-1", credentials: EMULATOR_CREDENTIALS });
-  await ddb.send(new CreateTableCommand(windowTableDefinition("handler-windows")));
-  ddb.destroy();
-  Object.assign(process.env, {
-    ...functionEnvironment({
-      windowSeconds: docs.window_seconds,
-      sweepGraceSeconds: 10,
-      sweepPartitions: 4,
-      tableName: "handler-windows",
-      dueIndexName: DUE_INDEX_NAME,
-      rowsDeliveryStream: "clickstream-dev-aggregated",
-      rejectedDeliveryStream: "clickstream-dev-rejected",
-      metricsNamespace: "Sessionization",
-      serviceName: "clickstream-dev",
-    }),
-    AWS_ENDPOINT_URL_DYNAMODB: dynalite.endpoint,
-    AWS_REGION: "us-east-1",
-    AWS_ACCESS_KEY_ID: "local",
-    AWS_SECRET_ACCESS_KEY: "local",
+  await prepareFunctionEnvironment({
+    windowSeconds: docs.window_seconds,
+    tableName: "handler-windows",
+    rowsDeliveryStream: "clickstream-dev-aggregated",
+    rejectedDeliveryStream: "clickstream-dev-rejected",
+    serviceName: "clickstream-dev",
+    dynamodbEndpoint: dynalite.endpoint,
   });
   stdout = jest.spyOn(process.stdout, "write").mockImplementation((c: string | Uint8Array) => (logged.push(String(c)), true));
   consoleLog = jest.spyOn(console, "log").mockImplementation((...a: unknown[]) => void logged.push(a.join(" ")));
